@@ -1,0 +1,1 @@
+//! flsdb tabular
