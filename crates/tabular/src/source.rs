@@ -1,0 +1,158 @@
+use crate::{FileError, Header};
+use csv::ByteRecord;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Xlsx,
+}
+
+impl Format {
+    /// By extension: `.xlsx` is a workbook, anything else is read as CSV.
+    pub fn from_path(path: &Path) -> Format {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(ext) if ext.eq_ignore_ascii_case("xlsx") => Format::Xlsx,
+            _ => Format::Csv,
+        }
+    }
+}
+
+/// One data row as read, before any check: its spreadsheet row number (header = 1) and cells.
+#[derive(Clone, Debug)]
+pub struct RawRow {
+    pub row: u64,
+    pub cells: ByteRecord,
+}
+
+/// Streams the data rows of a CSV or XLSX file after its header has been matched.
+pub struct RowSource {
+    pub header: Header,
+    inner: Inner,
+    next_row: u64,
+}
+
+enum Inner {
+    Csv(csv::Reader<Box<dyn Read + Send>>),
+    Rows(std::vec::IntoIter<(u64, ByteRecord)>),
+}
+
+impl RowSource {
+    pub fn open(path: &Path, allow_unknown_columns: bool) -> Result<RowSource, FileError> {
+        match Format::from_path(path) {
+            Format::Csv => {
+                let file =
+                    File::open(path).map_err(|source| FileError::Io { path: path.display().to_string(), source })?;
+                RowSource::csv(Box::new(BufReader::with_capacity(1 << 20, file)), allow_unknown_columns)
+            }
+            Format::Xlsx => RowSource::xlsx(path, None, allow_unknown_columns),
+        }
+    }
+
+    /// Reads CSV from any reader (a file, an upload). UTF-16 is detected and refused up front.
+    pub fn csv(mut reader: Box<dyn Read + Send>, allow_unknown_columns: bool) -> Result<RowSource, FileError> {
+        let mut start = [0u8; 2];
+        let mut got = 0;
+        while got < 2 {
+            match reader.read(&mut start[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) => return Err(FileError::Csv(format!("cannot read the file: {e}"))),
+            }
+        }
+        if got == 2 && (start == [0xFF, 0xFE] || start == [0xFE, 0xFF]) {
+            return Err(FileError::Encoding("UTF-16"));
+        }
+        let reader: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(start[..got].to_vec()).chain(reader));
+        let mut csv =
+            csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(1 << 20).from_reader(reader);
+        let mut first = ByteRecord::new();
+        match csv.read_byte_record(&mut first) {
+            Ok(true) => {}
+            Ok(false) => return Err(FileError::Empty),
+            Err(e) => return Err(FileError::Csv(format!("row 1: {e}"))),
+        }
+        let names = first
+            .iter()
+            .map(|cell| {
+                std::str::from_utf8(cell).map_err(|_| FileError::Encoding("not UTF-8 (row 1 has bytes that are not)"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let header = Header::parse(names, allow_unknown_columns).map_err(FileError::Header)?;
+        Ok(RowSource { header, inner: Inner::Csv(csv), next_row: 2 })
+    }
+
+    /// Reads the first sheet (or the named one) of a workbook; typed cells become the text a
+    /// person would expect (dates as YYYY-MM-DD, whole numbers without `.0`, booleans as yes/no).
+    pub fn xlsx(path: &Path, sheet: Option<&str>, allow_unknown_columns: bool) -> Result<RowSource, FileError> {
+        use calamine::{Reader, open_workbook_auto};
+        let xlsx_error = |message: String| FileError::Xlsx { path: path.display().to_string(), message };
+        let mut book = open_workbook_auto(path).map_err(|e| xlsx_error(e.to_string()))?;
+        let range = match sheet {
+            Some(name) => book.worksheet_range(name).map_err(|e| xlsx_error(format!("sheet {name:?}: {e}")))?,
+            None => book
+                .worksheet_range_at(0)
+                .ok_or_else(|| xlsx_error("it has no sheet".into()))?
+                .map_err(|e| xlsx_error(e.to_string()))?,
+        };
+        let first_row = range.start().map_or(0, |(r, _)| u64::from(r));
+        let first_col = range.start().map_or(0, |(_, c)| c as usize);
+        let mut rows = range.rows().enumerate().map(|(i, cells)| {
+            let mut record = ByteRecord::new();
+            for _ in 0..first_col {
+                record.push_field(b"");
+            }
+            for cell in cells {
+                record.push_field(xlsx_cell_text(cell).as_bytes());
+            }
+            (first_row + i as u64 + 1, record)
+        });
+        let Some((_, names)) = rows.next() else { return Err(FileError::Empty) };
+        let names: Vec<String> = names.iter().map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+        let header =
+            Header::parse(names.iter().map(String::as_str), allow_unknown_columns).map_err(FileError::Header)?;
+        let data: Vec<(u64, ByteRecord)> = rows.filter(|(_, r)| r.iter().any(|c| !c.is_empty())).collect();
+        Ok(RowSource { header, inner: Inner::Rows(data.into_iter()), next_row: 2 })
+    }
+
+    /// The next data row, or a message for a row the CSV parser could not read.
+    pub fn next_row(&mut self) -> Option<Result<RawRow, (u64, String)>> {
+        match &mut self.inner {
+            Inner::Csv(csv) => {
+                let row = self.next_row;
+                let mut cells = ByteRecord::new();
+                match csv.read_byte_record(&mut cells) {
+                    Ok(true) => {
+                        self.next_row += 1;
+                        Some(Ok(RawRow { row, cells }))
+                    }
+                    Ok(false) => None,
+                    Err(e) => {
+                        self.next_row += 1;
+                        Some(Err((row, e.to_string())))
+                    }
+                }
+            }
+            Inner::Rows(rows) => rows.next().map(|(row, cells)| Ok(RawRow { row, cells })),
+        }
+    }
+}
+
+fn xlsx_cell_text(cell: &calamine::Data) -> String {
+    use calamine::Data;
+    match cell {
+        Data::Empty => String::new(),
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        Data::Int(i) => i.to_string(),
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        Data::Float(f) => f.to_string(),
+        Data::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
+        Data::DateTime(dt) => {
+            let (y, m, d, ..) = dt.to_ymd_hms_milli();
+            format!("{y:04}-{m:02}-{d:02}")
+        }
+        Data::Error(e) => format!("#{e:?}"),
+    }
+}
