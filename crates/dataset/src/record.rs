@@ -191,10 +191,10 @@ impl<'a> Checker<'a> {
 
     /// `later` must not be before `earlier` (same day allowed).
     fn not_before(&mut self, later: (Field, Option<Date>), earlier: (Field, Option<Date>)) {
-        if let ((lf, Some(l)), (ef, Some(e))) = (later, earlier) {
-            if l < e {
-                self.fail(lf, Rule::DateOrder, format!("{lf} {} is before {ef} {}", format_date(l), format_date(e)));
-            }
+        if let ((lf, Some(l)), (ef, Some(e))) = (later, earlier)
+            && l < e
+        {
+            self.fail(lf, Rule::DateOrder, format!("{lf} {} is before {ef} {}", format_date(l), format_date(e)));
         }
     }
 
@@ -345,18 +345,18 @@ pub fn parse_record(cells: &Cells<'_>, rules: Validation) -> Result<ValidRecord,
     if other_fracture_sites.len() > 2 {
         c.fail(F::OtherFractureSites, Rule::MultiTooMany, "other_fracture_sites has more than 2 sites".into());
     }
-    if let (Some(scan), Some(fracture)) = (dxa_date, fracture_date) {
-        if scan < fracture - Duration::days(365) {
-            c.fail(
-                F::DxaDate,
-                Rule::DateOrder,
-                format!(
-                    "dxa_date {} is more than 365 days before fracture_date {}",
-                    format_date(scan),
-                    format_date(fracture)
-                ),
-            );
-        }
+    if let (Some(scan), Some(fracture)) = (dxa_date, fracture_date)
+        && scan < fracture - Duration::days(365)
+    {
+        c.fail(
+            F::DxaDate,
+            Rule::DateOrder,
+            format!(
+                "dxa_date {} is more than 365 days before fracture_date {}",
+                format_date(scan),
+                format_date(fracture)
+            ),
+        );
     }
     // An unreadable dxa or dxa_date has its own error; the dependent rule then stays silent.
     if dxa.is_some() || c.cell(F::Dxa).is_empty() {
@@ -382,14 +382,14 @@ pub fn parse_record(cells: &Cells<'_>, rules: Validation) -> Result<ValidRecord,
         c.fail(F::Followup52Date, Rule::RequiredWith, "followup52_date is required when followup52 is yes".into());
     }
     c.not_before((F::Followup52Date, followup52_date), fracture);
-    if let (Some(d52), Some(d16)) = (followup52_date, followup16_date) {
-        if d52 <= d16 {
-            c.fail(
-                F::Followup52Date,
-                Rule::DateOrder,
-                format!("followup52_date {} is not after followup16_date {}", format_date(d52), format_date(d16)),
-            );
-        }
+    if let (Some(d52), Some(d16)) = (followup52_date, followup16_date)
+        && d52 <= d16
+    {
+        c.fail(
+            F::Followup52Date,
+            Rule::DateOrder,
+            format!("followup52_date {} is not after followup16_date {}", format_date(d52), format_date(d16)),
+        );
     }
     if known52 {
         c.only_when(F::Therapy52w, !c.cell(F::Therapy52w).is_empty(), yes52, "followup52 is yes");

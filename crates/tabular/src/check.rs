@@ -2,7 +2,7 @@ use crate::Header;
 use crate::source::{RawRow, RowSource};
 use flsdb_dataset::{Cells, Field, Problem, Record, Rule, ServiceCode, Severity, Validation, parse_record};
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::{Mutex, mpsc};
 
 /// One line of an error report: `row,service_code,local_id,field,value,rule,message`.
@@ -160,11 +160,7 @@ impl KeyTracker {
             return None;
         }
         let service = service.to_uppercase();
-        let half = |salt: u8| {
-            let mut h = self.hasher.build_hasher();
-            (salt, &service, local_id).hash(&mut h);
-            h.finish()
-        };
+        let half = |salt: u8| self.hasher.hash_one((salt, &service, local_id));
         let key = (u128::from(half(0)) << 64) | u128::from(half(1));
         match self.seen.entry(key) {
             std::collections::hash_map::Entry::Occupied(first) => Some(*first.get()),

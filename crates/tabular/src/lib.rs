@@ -12,7 +12,7 @@ pub use check::{CheckedRow, RowChecker, RowError, check_parallel};
 pub use header::{FileProblem, Header};
 pub use registry::{RegistryFileError, read_caseloads, read_opt_outs, read_services};
 pub use source::{Format, RawRow, RowSource};
-pub use write::{ERROR_COLUMNS, write_errors_csv, write_records_csv, write_records_xlsx};
+pub use write::{ERROR_COLUMNS, write_errors_csv, write_records_csv, write_records_xlsx, write_services_csv};
 
 /// A file that cannot be read as a whole (as opposed to a bad row).
 #[derive(Debug, thiserror::Error)]
