@@ -1,1 +1,70 @@
-fn main() {}
+//! `flsdb`: the command line of the fracture liaison service audit.
+
+mod checking;
+mod cmd_check;
+mod cmd_export;
+mod cmd_import;
+mod cmd_kpi;
+mod cmd_spc;
+mod cmd_synth;
+mod context;
+mod inputs;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "flsdb",
+    version,
+    about = "A national clinical audit for fracture liaison services (FLS-DB dataset v1)",
+    long_about = "flsdb keeps the audit's patient records, checks them against the FLS-DB dataset rules, \
+                  and turns them into key performance indicators.\n\n\
+                  The database is SQLite by default (the file flsdb.sqlite in the current folder); \
+                  give --db or set FLSDB_DATABASE_URL to use another file or a PostgreSQL server."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load services, caseloads, opt-outs or patient records from files.
+    #[command(subcommand)]
+    Import(cmd_import::Import),
+    /// Check a records file against the dataset rules without loading it.
+    Check(cmd_check::Check),
+    /// Write records out in the canonical file format.
+    #[command(subcommand)]
+    Export(cmd_export::Export),
+    /// Compute the KPI table (all services, commissioners, regions, nations and overall).
+    Kpi(cmd_kpi::Kpi),
+    /// Chart one service's KPI month by month with SPC limits and special-cause rules.
+    Spc(cmd_spc::Spc),
+    /// Write realistic synthetic data (records.csv, services.csv, opt_outs.txt) for tests and demos.
+    Synth(cmd_synth::Synth),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("FLSDB_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Import(import) => cmd_import::run(import),
+        Command::Check(check) => cmd_check::run(check),
+        Command::Export(export) => cmd_export::run(export),
+        Command::Synth(synth) => cmd_synth::run(synth),
+        Command::Kpi(kpi) => cmd_kpi::run(kpi),
+        Command::Spc(spc) => cmd_spc::run(spc),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! The one code path over both backends: every statement is plain SQL with `$1, $2…`
+//! placeholders (SQLite's driver maps `$N` to argument N, PostgreSQL's natively), arguments and
+//! results travel as [`Value`]s, and only [`dispatch!`] knows which driver runs them. The rest of
+//! the crate never names a backend type, so it cannot drift into backend-specific behaviour.
+
+use crate::{Result, StoreError};
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Row as _, Sqlite, SqlitePool, Transaction};
+use std::borrow::Cow;
+use time::{Date, OffsetDateTime};
+
+#[derive(Clone, Debug)]
+pub(crate) enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$p` bound to the backend's own pool/transaction, so generic sqlx calls are
+/// instantiated once per concrete driver (no `Any` driver: it has no date type).
+macro_rules! dispatch {
+    ($e:expr, $enum:ident, $p:ident => $body:expr) => {
+        match $e {
+            $enum::Sqlite($p) => $body,
+            $enum::Postgres($p) => $body,
+        }
+    };
+    ($e:expr, $p:ident => $body:expr) => {
+        dispatch!($e, Db, $p => $body)
+    };
+}
+pub(crate) use dispatch;
+
+/// A bound argument or a decoded column. `None` is SQL NULL.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Value {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Real(Option<f64>),
+    Date(Option<Date>),
+    Time(Option<OffsetDateTime>),
+}
+
+impl Value {
+    pub fn text(s: impl Into<String>) -> Value {
+        Value::Text(Some(s.into()))
+    }
+
+    pub fn is_null(&self) -> bool {
+        match self {
+            Value::Text(v) => v.is_none(),
+            Value::Int(v) => v.is_none(),
+            Value::Real(v) => v.is_none(),
+            Value::Date(v) => v.is_none(),
+            Value::Time(v) => v.is_none(),
+        }
+    }
+}
+
+/// How to decode a result column. PostgreSQL checks integer widths strictly, hence three.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Text,
+    /// BIGINT / INTEGER (SQLite).
+    Int,
+    /// PostgreSQL INTEGER.
+    Int32,
+    /// PostgreSQL SMALLINT.
+    Int16,
+    Real,
+    Date,
+    Time,
+}
+
+/// One decoded result row, with typed accessors that turn a surprise into an error, not a panic.
+#[derive(Debug)]
+pub(crate) struct Row(pub Vec<Value>);
+
+impl Row {
+    fn bad(&self, i: usize, wanted: &str) -> StoreError {
+        StoreError::InvalidStored {
+            entity: "row",
+            key: format!("column {i}"),
+            reason: format!("expected {wanted}, found {:?}", self.0.get(i)),
+        }
+    }
+
+    pub fn opt_text(&self, i: usize) -> Result<Option<&str>> {
+        match self.0.get(i) {
+            Some(Value::Text(v)) => Ok(v.as_deref()),
+            _ => Err(self.bad(i, "text")),
+        }
+    }
+
+    pub fn text(&self, i: usize) -> Result<&str> {
+        self.opt_text(i)?.ok_or_else(|| self.bad(i, "non-null text"))
+    }
+
+    pub fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+        match self.0.get(i) {
+            Some(Value::Int(v)) => Ok(*v),
+            _ => Err(self.bad(i, "integer")),
+        }
+    }
+
+    pub fn int(&self, i: usize) -> Result<i64> {
+        self.opt_int(i)?.ok_or_else(|| self.bad(i, "non-null integer"))
+    }
+
+    pub fn opt_real(&self, i: usize) -> Result<Option<f64>> {
+        match self.0.get(i) {
+            Some(Value::Real(v)) => Ok(*v),
+            _ => Err(self.bad(i, "real")),
+        }
+    }
+
+    pub fn opt_time(&self, i: usize) -> Result<Option<OffsetDateTime>> {
+        match self.0.get(i) {
+            Some(Value::Time(v)) => Ok(*v),
+            _ => Err(self.bad(i, "timestamp")),
+        }
+    }
+
+    pub fn time(&self, i: usize) -> Result<OffsetDateTime> {
+        self.opt_time(i)?.ok_or_else(|| self.bad(i, "non-null timestamp"))
+    }
+}
+
+/// An open transaction on either backend. Reads use one too, for a consistent snapshot across
+/// the several statements of a chunked read.
+pub(crate) enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// Binds `$params` in order to the query `$q` (a macro so it expands inside each dispatch arm).
+macro_rules! bind_all {
+    ($q:expr, $params:expr) => {{
+        let mut q = $q;
+        for v in $params {
+            q = match v {
+                Value::Text(x) => q.bind(x),
+                Value::Int(x) => q.bind(x),
+                Value::Real(x) => q.bind(x),
+                Value::Date(x) => q.bind(x),
+                Value::Time(x) => q.bind(x),
+            };
+        }
+        q
+    }};
+}
+
+/// Decodes the columns of `$row` by `$kinds` (a macro for the same reason as `bind_all!`).
+macro_rules! decode_row {
+    ($row:expr, $kinds:expr) => {{
+        let row = $row;
+        let mut values = Vec::with_capacity($kinds.len());
+        for (i, kind) in $kinds.iter().enumerate() {
+            values.push(match kind {
+                Kind::Text => Value::Text(row.try_get(i)?),
+                Kind::Int => Value::Int(row.try_get(i)?),
+                Kind::Int32 => Value::Int(row.try_get::<Option<i32>, _>(i)?.map(i64::from)),
+                Kind::Int16 => Value::Int(row.try_get::<Option<i16>, _>(i)?.map(i64::from)),
+                Kind::Real => Value::Real(row.try_get(i)?),
+                Kind::Date => Value::Date(row.try_get(i)?),
+                Kind::Time => Value::Time(row.try_get(i)?),
+            });
+        }
+        Row(values)
+    }};
+}
+
+impl Db {
+    /// A write transaction. SQLite takes the write lock at once (`BEGIN IMMEDIATE`): a deferred
+    /// transaction that reads first and writes later can fail with SQLITE_BUSY instead of
+    /// waiting out the busy timeout.
+    async fn write(&self) -> Result<Tx> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// A read-only transaction that sees one snapshot (WAL gives SQLite that by itself).
+    async fn read(&self) -> Result<Tx> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?),
+        })
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Db::Postgres(_))
+    }
+
+    /// Runs `f` in a write transaction (`write`) or a read snapshot: commits a write when `f`
+    /// succeeds, otherwise rolls back at once. (A dropped sqlx transaction only rolls back when
+    /// its connection is next used; until then a SQLite connection would keep the write lock.)
+    pub async fn transaction<T>(&self, write: bool, f: impl AsyncFnOnce(&mut Tx) -> Result<T>) -> Result<T> {
+        let mut tx = if write { self.write().await? } else { self.read().await? };
+        match f(&mut tx).await {
+            Ok(value) if write => tx.commit().await.map(|()| value),
+            Ok(value) => tx.rollback().await.map(|()| value),
+            Err(e) => {
+                // The first error is the one worth reporting; a failed rollback closes the
+                // connection anyway.
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    pub async fn in_write<T>(&self, f: impl AsyncFnOnce(&mut Tx) -> Result<T>) -> Result<T> {
+        self.transaction(true, f).await
+    }
+
+    pub async fn in_read<T>(&self, f: impl AsyncFnOnce(&mut Tx) -> Result<T>) -> Result<T> {
+        self.transaction(false, f).await
+    }
+}
+
+impl Tx {
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Tx::Postgres(_))
+    }
+
+    /// The statement and arguments as this backend should see them. SQLite takes `$1` as a
+    /// *named* parameter, and both SQLite (while parsing) and sqlx (while binding, once per
+    /// parameter) look names up in a list: quadratic, so a 20,000-parameter multi-row INSERT took
+    /// over half a second to bind. Plain `?` parameters are positional and cost nothing, so for
+    /// SQLite every `$N` becomes `?` and the arguments are laid out in order of appearance
+    /// (a parameter used twice is bound twice). Only our own SQL passes here, and it never has
+    /// `$` before a digit inside a literal.
+    fn dialect<'a>(&self, sql: &'a str, params: Vec<Value>) -> (Cow<'a, str>, Vec<Value>) {
+        if self.is_postgres() || !sql.contains('$') {
+            return (Cow::Borrowed(sql), params);
+        }
+        let bytes = sql.as_bytes();
+        let mut out = String::with_capacity(sql.len());
+        let mut order = Vec::with_capacity(params.len());
+        let (mut copied, mut i) = (0, 0);
+        while i < bytes.len() {
+            if bytes[i] == b'$' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+                let end = (i + 1..bytes.len()).find(|&j| !bytes[j].is_ascii_digit()).unwrap_or(bytes.len());
+                // Slicing at ASCII bytes always lands on character boundaries.
+                out.push_str(&sql[copied..i]);
+                out.push('?');
+                order.push(sql[i + 1..end].parse::<usize>().unwrap_or(0));
+                (copied, i) = (end, end);
+            } else {
+                i += 1;
+            }
+        }
+        out.push_str(&sql[copied..]);
+        // Move each argument to its last use and clone it for earlier ones.
+        let mut uses = vec![0usize; params.len() + 1];
+        for &n in &order {
+            if let Some(u) = uses.get_mut(n) {
+                *u += 1;
+            }
+        }
+        let mut params = params;
+        let ordered = order
+            .iter()
+            .map(|&n| match (n.checked_sub(1).and_then(|k| params.get_mut(k)), uses.get_mut(n)) {
+                (Some(v), Some(u)) => {
+                    *u -= 1;
+                    if *u == 0 { std::mem::replace(v, Value::Text(None)) } else { v.clone() }
+                }
+                // Like SQLite itself: a parameter without an argument is NULL.
+                _ => Value::Text(None),
+            })
+            .collect();
+        (Cow::Owned(out), ordered)
+    }
+
+    /// Runs a statement; returns the number of rows it changed.
+    pub async fn execute(&mut self, sql: &str, params: Vec<Value>) -> Result<u64> {
+        let (sql, params) = self.dialect(sql, params);
+        let sql = &*sql;
+        Ok(dispatch!(self, Tx, tx => {
+            bind_all!(sqlx::query(AssertSqlSafe(sql)), params).execute(&mut **tx).await?.rows_affected()
+        }))
+    }
+
+    pub async fn fetch(&mut self, sql: &str, params: Vec<Value>, kinds: &[Kind]) -> Result<Vec<Row>> {
+        let (sql, params) = self.dialect(sql, params);
+        let sql = &*sql;
+        Ok(dispatch!(self, Tx, tx => {
+            let rows = bind_all!(sqlx::query(AssertSqlSafe(sql)), params).fetch_all(&mut **tx).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in &rows {
+                out.push(decode_row!(row, kinds));
+            }
+            out
+        }))
+    }
+
+    pub async fn fetch_optional(&mut self, sql: &str, params: Vec<Value>, kinds: &[Kind]) -> Result<Option<Row>> {
+        Ok(self.fetch(sql, params, kinds).await?.into_iter().next())
+    }
+
+    pub async fn fetch_one(&mut self, sql: &str, params: Vec<Value>, kinds: &[Kind]) -> Result<Row> {
+        self.fetch_optional(sql, params, kinds).await?.ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        dispatch!(self, Tx, tx => tx.commit().await?);
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<()> {
+        dispatch!(self, Tx, tx => tx.rollback().await?);
+        Ok(())
+    }
+}
+
+/// `$first, $first+1, …` for `count` placeholders, e.g. for `IN (…)` lists and VALUES rows.
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}

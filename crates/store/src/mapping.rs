@@ -1,0 +1,210 @@
+//! The one place where a [`Record`] becomes a `records` row and back.
+//!
+//! Columns are named after the canonical fields and come in [`Field::ALL`] order. Dates, numbers
+//! and the NHS number have typed columns; codes, multi-value fields (`a;b`), the postcode and the
+//! ids are their canonical text. A row is read back by rebuilding the canonical cells and running
+//! them through [`parse_record`], so a stored row can only ever become a *valid* record (the
+//! dataset's one validation, with test NHS numbers allowed and no "future" limit, since a row was
+//! valid on the day it was stored).
+
+use crate::db::{Kind, Value};
+use crate::{Result, StoreError};
+use flsdb_dataset::values::format_date;
+use flsdb_dataset::{Cells, Field, Record, Validation, parse_record};
+use std::sync::LazyLock;
+use time::macros::date;
+
+/// How a stored row is re-validated (see the module comment).
+const STORED: Validation = Validation { today: date!(9999 - 12 - 31), allow_test_nhs_numbers: true };
+
+/// `service_code, local_id, …, death_date`: the record columns in field order.
+pub(crate) static RECORD_COLUMNS: LazyLock<String> =
+    LazyLock::new(|| Field::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", "));
+
+pub(crate) static RECORD_KINDS: LazyLock<Vec<Kind>> = LazyLock::new(|| Field::ALL.iter().map(|f| kind(*f)).collect());
+
+/// The column type of a field; must agree with [`value`] and with both migrations.
+pub(crate) fn kind(field: Field) -> Kind {
+    use Field as F;
+    match field {
+        F::NhsNumber => Kind::Int,
+        F::Refractures => Kind::Int16,
+        F::DateOfBirth
+        | F::FlsContactDate
+        | F::FlsAssessmentDate
+        | F::FractureDate
+        | F::DxaDate
+        | F::Followup16Date
+        | F::Followup52Date
+        | F::DeathDate => Kind::Date,
+        F::HeightCm | F::WeightKg | F::TScore | F::FraxMajor => Kind::Real,
+        _ => Kind::Text,
+    }
+}
+
+fn value(r: &Record, field: Field) -> Value {
+    use Field as F;
+    match field {
+        // Ten digits fit an i64 with room to spare.
+        F::NhsNumber => Value::Int(r.nhs_number.map(|n| n.as_u64() as i64)),
+        F::Refractures => Value::Int(r.refractures.map(i64::from)),
+        F::DateOfBirth => Value::Date(Some(r.date_of_birth)),
+        F::FractureDate => Value::Date(Some(r.fracture_date)),
+        F::FlsContactDate => Value::Date(r.fls_contact_date),
+        F::FlsAssessmentDate => Value::Date(r.fls_assessment_date),
+        F::DxaDate => Value::Date(r.dxa_date),
+        F::Followup16Date => Value::Date(r.followup16_date),
+        F::Followup52Date => Value::Date(r.followup52_date),
+        F::DeathDate => Value::Date(r.death_date),
+        F::HeightCm => Value::Real(r.height_cm),
+        F::WeightKg => Value::Real(r.weight_kg),
+        F::TScore => Value::Real(r.t_score),
+        F::FraxMajor => Value::Real(r.frax_major),
+        _ => {
+            let cell = r.cell(field);
+            Value::Text((!cell.is_empty()).then_some(cell))
+        }
+    }
+}
+
+/// The column values of a record, in [`RECORD_COLUMNS`] order.
+pub(crate) fn to_values(r: &Record) -> Vec<Value> {
+    Field::ALL.iter().map(|f| value(r, *f)).collect()
+}
+
+/// The canonical (export) text of a stored record value; empty when missing.
+pub(crate) fn cell_text(field: Field, v: &Value) -> String {
+    match v {
+        Value::Int(Some(n)) if field == Field::NhsNumber => format!("{n:010}"),
+        v => plain_text(v),
+    }
+}
+
+/// The text of a stored value as the dataset writes it; empty when missing.
+pub(crate) fn plain_text(v: &Value) -> String {
+    match v {
+        Value::Text(s) => s.clone().unwrap_or_default(),
+        Value::Int(n) => n.map(|n| n.to_string()).unwrap_or_default(),
+        // f64's Display is the shortest text that reads back to the same number, never with an
+        // exponent: exactly what `Record::cell` writes and `parse_decimal` reads.
+        Value::Real(x) => x.map(|x| x.to_string()).unwrap_or_default(),
+        Value::Date(d) => d.map(format_date).unwrap_or_default(),
+        Value::Time(t) => t.map(|t| t.to_string()).unwrap_or_default(),
+    }
+}
+
+/// Rebuilds a record from its column values (in [`RECORD_COLUMNS`] order).
+pub(crate) fn to_record(values: &[Value]) -> Result<Record> {
+    let texts: Vec<String> = Field::ALL.iter().zip(values).map(|(f, v)| cell_text(*f, v)).collect();
+    let cells: Cells<'_> = std::array::from_fn(|i| texts.get(i).map_or("", String::as_str));
+    parse_record(&cells, STORED).map(|valid| valid.record).map_err(|problems| StoreError::InvalidStored {
+        entity: "record",
+        key: format!("{}/{}", cells[0], cells[1]),
+        reason: problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+    })
+}
+
+/// A stable 64-bit FNV-1a hash of the column values, stored with the row so a re-import can
+/// skip unchanged rows without reading them. It only ever short-cuts equality: rows whose hash
+/// differs are compared value by value before anything is written, so a hash that changes with
+/// a future version of this mapping costs time, never correctness.
+pub(crate) fn row_hash(values: &[Value]) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |bytes: &[u8]| {
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    };
+    for v in values {
+        match v {
+            v if v.is_null() => eat(&[0]),
+            Value::Text(Some(s)) => {
+                eat(&[1]);
+                eat(s.as_bytes());
+            }
+            Value::Int(Some(n)) => {
+                eat(&[2]);
+                eat(&n.to_le_bytes());
+            }
+            Value::Real(Some(x)) => {
+                eat(&[3]);
+                eat(&x.to_bits().to_le_bytes());
+            }
+            Value::Date(Some(d)) => {
+                eat(&[4]);
+                eat(&d.to_julian_day().to_le_bytes());
+            }
+            Value::Time(Some(t)) => {
+                eat(&[5]);
+                eat(&t.unix_timestamp_nanos().to_le_bytes());
+            }
+            _ => {}
+        }
+        // 0xff never occurs in UTF-8, so it separates the values unambiguously.
+        eat(&[0xff]);
+    }
+    h as i64
+}
+
+/// Appends `s` as a JSON string literal.
+fn push_json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A JSON object `{"name": "canonical text" | null, …}` in the given order; empty text is null.
+pub(crate) fn json_object<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out = String::from("{");
+    for (i, (name, text)) in pairs.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json_str(&mut out, name);
+        out.push(':');
+        if text.is_empty() {
+            out.push_str("null");
+        } else {
+            push_json_str(&mut out, text);
+        }
+    }
+    out.push('}');
+    out
+}
+
+/// The audit `after` of a new record: every field that has a value.
+pub(crate) fn record_inserted_json(values: &[Value]) -> String {
+    let texts: Vec<(&str, String)> = Field::ALL
+        .iter()
+        .zip(values)
+        .filter(|(_, v)| !v.is_null())
+        .map(|(f, v)| (f.name(), cell_text(*f, v)))
+        .collect();
+    json_object(texts.iter().map(|(n, t)| (*n, t.as_str())))
+}
+
+/// The audit `before` and `after` of a changed record; `None` when nothing differs.
+pub(crate) fn record_diff_json(old: &[Value], new: &[Value]) -> Option<(String, String)> {
+    let names: Vec<&str> = Field::ALL.iter().map(|f| f.name()).collect();
+    let text =
+        |values: &[Value]| -> Vec<String> { Field::ALL.iter().zip(values).map(|(f, v)| cell_text(*f, v)).collect() };
+    diff_json(&names, &text(old), &text(new))
+}
+
+/// `before` and `after` objects over the columns whose texts differ; `None` when none do.
+pub(crate) fn diff_json(names: &[&str], old: &[String], new: &[String]) -> Option<(String, String)> {
+    let changed: Vec<usize> = (0..names.len()).filter(|&i| old.get(i) != new.get(i)).collect();
+    if changed.is_empty() {
+        return None;
+    }
+    let side =
+        |texts: &[String]| json_object(changed.iter().map(|&i| (names[i], texts.get(i).map_or("", String::as_str))));
+    Some((side(old), side(new)))
+}
