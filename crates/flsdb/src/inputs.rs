@@ -15,8 +15,8 @@ use time::Date;
 
 #[derive(Args, Clone, Debug)]
 pub struct SourceArgs {
-    /// Read from this database (SQLite path or URL, or postgres:// URL).
-    #[arg(long, env = "FLSDB_DATABASE_URL", conflicts_with = "records")]
+    /// Read from this database (SQLite path or URL, or postgres:// URL); ignored with --records.
+    #[arg(long, env = "FLSDB_DATABASE_URL")]
     db: Option<String>,
     /// Read records from this CSV or XLSX file instead of a database (needs --services).
     #[arg(long, value_name = "FILE", requires = "services")]

@@ -1,61 +1,9 @@
 //! The `flsdb` binary on fixture files and synthetic data, as a data manager would run it.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-struct Workspace {
-    dir: tempfile::TempDir,
-}
-
-impl Workspace {
-    fn new() -> Workspace {
-        let ws = Workspace { dir: tempfile::tempdir().expect("tempdir") };
-        ws.write(
-            "services.csv",
-            "service_code,name,nation,region,commissioner,parent_org,setting,expected_caseload,nhfd_hip_fractures\n\
-             BNT,Barnet FLS,england,London,NCL ICB,,hospital,400,\n\
-             RFH,Royal Free FLS,england,London,NCL ICB,,hospital,,90\n",
-        );
-        ws.ok(&["import", "services", "services.csv"]);
-        ws
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, content: &str) -> PathBuf {
-        let path = self.path(name);
-        std::fs::write(&path, content).expect("write fixture");
-        path
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_flsdb"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("FLSDB_DATABASE_URL", self.path("audit.sqlite"))
-            .env("FLSDB_TODAY", "2024-06-30")
-            .env("FLSDB_ALLOW_TEST_NHS_NUMBERS", "true")
-            .output()
-            .expect("run flsdb")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(out.status.success(), "flsdb {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// The summary line scripts read: always the last line of standard output.
-    fn summary(out: &Output) -> String {
-        String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_owned()
-    }
-
-    fn exported(&self) -> Vec<String> {
-        self.ok(&["export", "records"]).lines().skip(1).map(str::to_owned).collect()
-    }
-}
+use common::Workspace;
+use std::path::Path;
 
 const HEADER: &str = "service_code,local_id,nhs_number,date_of_birth,fracture_date,fracture_site,fls_assessment_date";
 
@@ -207,12 +155,8 @@ fn a_killed_import_leaves_the_database_as_it_was() {
     ws.ok(&["import", "records", "one.csv"]);
     let before = ws.exported();
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flsdb"))
-        .args(["import", "records", &format!("{data_str}/records.csv")])
-        .current_dir(ws.dir.path())
-        .env("FLSDB_DATABASE_URL", ws.path("audit.sqlite"))
-        .env("FLSDB_TODAY", "2024-06-30")
-        .env("FLSDB_ALLOW_TEST_NHS_NUMBERS", "true")
+    let mut child = ws
+        .command(&["import", "records", &format!("{data_str}/records.csv")])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

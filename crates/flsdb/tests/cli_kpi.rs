@@ -1,0 +1,171 @@
+//! `flsdb kpi` and `flsdb spc` as an analyst runs them: from files and from the database.
+
+mod common;
+
+use common::Workspace;
+use serde_json::Value;
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// A workspace whose database holds the same synthetic data as its `data/` files.
+fn loaded(records: usize) -> (Workspace, String) {
+    let ws = Workspace::empty();
+    let data = ws.synth(records, 5);
+    ws.ok(&["import", "services", &format!("{data}/services.csv")]);
+    ws.ok(&["import", "opt-outs", &format!("{data}/opt_outs.txt")]);
+    ws.ok(&["import", "records", &format!("{data}/records.csv")]);
+    (ws, data)
+}
+
+#[test]
+fn files_and_database_give_the_same_table() {
+    let (ws, data) = loaded(6000);
+    let period = ["--year", "2022", "--as-of", "2024-06-30"];
+    let from_db = json(&ws.ok(&[&["kpi"][..], &period].concat()));
+    let records = format!("{data}/records.csv");
+    let services = format!("{data}/services.csv");
+    let opt_outs = format!("{data}/opt_outs.txt");
+    let file_args = ["kpi", "--records", &records, "--services", &services, "--opt-outs", &opt_outs];
+    let mut from_file = json(&ws.ok(&[&file_args[..], &period].concat()));
+    assert_eq!(from_file["invalid_records"], 0);
+    from_file.as_object_mut().expect("object").remove("invalid_records");
+    assert_eq!(from_file, from_db);
+    // The shape of kpis.md.
+    assert_eq!(from_db["kpi_set"], "fls-db");
+    assert_eq!(from_db["denominator_mode"], "all");
+    assert_eq!(from_db["period"]["from"], "2022-01-01");
+    assert!(from_db["excluded_opt_out"].as_u64().is_some_and(|n| n > 0), "synthetic opt-outs fall in the period");
+    let services = from_db["services"].as_array().expect("services");
+    assert_eq!(services.len(), 20);
+    let records: u64 = services.iter().map(|s| s["records"].as_u64().expect("records")).sum();
+    assert_eq!(from_db["overall"]["records"].as_u64(), Some(records));
+    let kpi4 = &from_db["overall"]["kpis"]["kpi4"];
+    for key in ["numerator", "denominator", "percent", "ci95", "band", "not_due", "died", "overdispersion"] {
+        assert!(kpi4.get(key).is_some(), "overall kpi4 lacks {key}: {kpi4}");
+    }
+    assert!(services[0]["kpis"]["kpi4"].get("funnel").is_some());
+}
+
+#[test]
+fn invalid_rows_in_a_file_are_left_out_and_counted() {
+    let ws = Workspace::empty();
+    let data = ws.synth(500, 9);
+    let records = format!("{data}/records.csv");
+    let mut text = std::fs::read_to_string(&records).expect("records");
+    text.push_str("NOPE,1,,1950-01-01,2022-03-03,,,,,,,,hip,,,,,,,,,,,,,,,,,,,,,,,,,,,,\n");
+    std::fs::write(&records, text).expect("write");
+    let out = ws.run(&[
+        "kpi",
+        "--records",
+        &records,
+        "--services",
+        &format!("{data}/services.csv"),
+        "--year",
+        "2022",
+        "--as-of",
+        "2024-06-30",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(json(&String::from_utf8_lossy(&out.stdout))["invalid_records"], 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("service NOPE is not in the organisation registry"), "{stderr}");
+}
+
+#[test]
+fn published_output_suppresses_small_numbers() {
+    let (ws, _) = loaded(3000);
+    let out = json(&ws.ok(&["kpi", "--year", "2023", "--as-of", "2024-06-30", "--published"]));
+    let mut checked = 0;
+    for service in out["services"].as_array().expect("services") {
+        for (id, entry) in service["kpis"].as_object().expect("kpis") {
+            for key in ["numerator", "denominator", "not_due", "died"] {
+                match entry.get(key) {
+                    Some(Value::Number(n)) if id != "kpi2" || key != "denominator" => {
+                        let n = n.as_f64().expect("number");
+                        assert!(n == 0.0 || (n >= 8.0 && n % 5.0 == 0.0), "{id}.{key} = {n} published unsuppressed");
+                        checked += 1;
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} counts checked");
+    let csv = ws.ok(&["kpi", "--year", "2023", "--as-of", "2024-06-30", "--published", "--format", "csv"]);
+    let header: Vec<&str> = csv.lines().next().expect("header").split(',').collect();
+    assert!(header.contains(&"kpi4_numerator") && header.contains(&"kpi4_percent"), "{header:?}");
+    assert!(csv.contains('*'), "some small counts must be suppressed");
+}
+
+#[test]
+fn table_and_iof_set() {
+    let (ws, _) = loaded(2000);
+    let table = ws.ok(&["kpi", "--year", "2023", "--as-of", "2024-06-30", "--format", "table"]);
+    let first_row = table.lines().find(|l| l.starts_with("overall")).expect("overall row");
+    assert!(table.find("overall") < table.find("service"), "national row first");
+    assert!(!first_row.contains('\u{1b}'), "no colour when piped");
+    let iof = json(&ws.ok(&[
+        "kpi",
+        "--year",
+        "2023",
+        "--as-of",
+        "2024-06-30",
+        "--set",
+        "iof-ctf",
+        "--denominators",
+        "recommended",
+    ]));
+    assert_eq!(iof["kpi_set"], "iof-ctf");
+    assert_eq!(iof["denominator_mode"], "recommended");
+    assert!(iof["overall"]["kpis"]["iof11"]["iof3"].get("percent").is_some());
+}
+
+#[test]
+fn spc_json_and_svg() {
+    let (ws, _) = loaded(8000);
+    let out = json(&ws.ok(&["kpi", "--year", "2022", "--as-of", "2024-06-30"]));
+    let code = out["services"][0]["code"].as_str().expect("code").to_owned();
+    let spc = json(&ws.ok(&[
+        "spc",
+        "--service",
+        &code,
+        "--kpi",
+        "kpi4",
+        "--from",
+        "2021-01-01",
+        "--to",
+        "2022-12-31",
+        "--as-of",
+        "2024-06-30",
+    ]));
+    assert_eq!(spc["points"].as_array().map(Vec::len), Some(24));
+    assert_eq!(spc["chart"], "xmr");
+    let month_total: u64 =
+        spc["points"].as_array().expect("points").iter().map(|p| p["numerator"].as_u64().unwrap_or(0)).sum();
+    let year = json(&ws.ok(&["kpi", "--from", "2021-01-01", "--to", "2022-12-31", "--as-of", "2024-06-30"]));
+    let service =
+        year["services"].as_array().expect("services").iter().find(|s| s["code"] == code.as_str()).expect("service");
+    assert_eq!(service["kpis"]["kpi4"]["numerator"].as_u64(), Some(month_total), "months add up to the period");
+    let short = json(&ws.ok(&["spc", "--service", &code, "--kpi", "kpi4", "--year", "2022", "--as-of", "2024-06-30"]));
+    assert_eq!(short["chart"], "xmr", "12 months is enough for limits");
+    let svg = ws.ok(&[
+        "spc",
+        "--service",
+        &code,
+        "--kpi",
+        "kpi9",
+        "--year",
+        "2022",
+        "--as-of",
+        "2024-06-30",
+        "--format",
+        "svg",
+        "--chart",
+        "p",
+    ]);
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{svg}");
+    let bad = ws.run(&["spc", "--service", "NOPE", "--kpi", "kpi4", "--year", "2022"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("service NOPE is not in the registry"));
+}
