@@ -2,6 +2,7 @@
 
 mod checking;
 mod cmd_check;
+mod cmd_demo;
 mod cmd_export;
 mod cmd_import;
 mod cmd_kpi;
@@ -33,6 +34,8 @@ enum Command {
     /// Load services, caseloads, opt-outs or patient records from files.
     #[command(subcommand)]
     Import(cmd_import::Import),
+    /// Build (or reuse) a demo audit on synthetic data and show its KPIs.
+    Demo(cmd_demo::Demo),
     /// Check a records file against the dataset rules without loading it.
     Check(cmd_check::Check),
     /// Write records out in the canonical file format.
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Import(import) => cmd_import::run(import),
         Command::Check(check) => cmd_check::run(check),
+        Command::Demo(demo) => cmd_demo::run(demo),
         Command::Export(export) => cmd_export::run(export),
         Command::Synth(synth) => cmd_synth::run(synth),
         Command::Kpi(kpi) => cmd_kpi::run(kpi),

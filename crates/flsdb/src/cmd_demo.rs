@@ -1,0 +1,95 @@
+//! `flsdb demo`: a ready-to-explore audit on synthetic data, in one command.
+
+use crate::cmd_import::{ImportRequest, Mode, import_records_file};
+use crate::cmd_synth::write_synthetic;
+use crate::context::{local_today, open_store, runtime};
+use anyhow::Context;
+use clap::Args;
+use flsdb_dataset::Validation;
+use flsdb_kpi::{DenominatorMode, Engine, Period, TableOptions, set_by_name};
+use flsdb_synth::SynthConfig;
+use flsdb_tabular::{read_opt_outs, read_services};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Args)]
+pub struct Demo {
+    /// Folder for the demo database and its synthetic data (reused when it exists).
+    #[arg(long, default_value = "demo")]
+    dir: PathBuf,
+    /// Synthetic records to generate on first run.
+    #[arg(long, default_value_t = 60_000)]
+    records: usize,
+}
+
+pub fn run(args: Demo) -> anyhow::Result<ExitCode> {
+    let today = local_today();
+    std::fs::create_dir_all(&args.dir).with_context(|| format!("cannot create {}", args.dir.display()))?;
+    let db = args.dir.join("flsdb.sqlite");
+    let db_url = db.to_str().context("the demo folder's path is not UTF-8")?.to_owned();
+    runtime()?.block_on(async {
+        let store = open_store(&db_url).await?;
+        if store.record_count().await? == 0 {
+            let data = args.dir.join("data");
+            // Four complete years up to last year, looked at today: recent records are not yet due.
+            let config = SynthConfig {
+                records: args.records,
+                services: 80,
+                years: today.year() - 4..=today.year() - 1,
+                seed: 2016,
+                as_of: today,
+            };
+            eprintln!("{}", write_synthetic(&config, &data)?);
+            store.upsert_services("demo", &read_services(&data.join("services.csv"))?).await?;
+            let (opt_outs, _) = read_opt_outs(&data.join("opt_outs.txt"), true)?;
+            store.add_opt_outs("demo", &opt_outs.into_iter().collect::<Vec<_>>()).await?;
+            let request = ImportRequest {
+                file: data.join("records.csv"),
+                sheet: None,
+                allow_unknown_columns: false,
+                validation: Validation { today, allow_test_nhs_numbers: true },
+                mode: Mode::AllOrNothing,
+                dry_run: false,
+                actor: "demo".into(),
+                errors_out: None,
+            };
+            let report = import_records_file(&store, &request).await?;
+            eprintln!("demo database {}: {}", db.display(), report.summary_line());
+        } else {
+            eprintln!("reusing the demo database {}", db.display());
+        }
+        let services = store.services().await?;
+        let caseloads = store.caseloads().await?;
+        let opt_outs = store.opt_outs().await?;
+        let set = set_by_name("fls-db").context("the fls-db set is built in")?;
+        let period = Period::calendar_year(today.year() - 2)?;
+        let setup = flsdb_kpi::Setup {
+            set: &set,
+            services: &services,
+            caseloads: &caseloads,
+            opt_outs: &opt_outs,
+            period,
+            as_of: today,
+            mode: DenominatorMode::All,
+        };
+        let engine = Engine::new(setup)?;
+        let filter = flsdb_store::RecordFilter {
+            fracture_from: Some(period.from()),
+            fracture_to: Some(period.to()),
+            ..Default::default()
+        };
+        let report = engine.compute(&store.records(&filter).await?);
+        let options = TableOptions {
+            color: std::io::stdout().is_terminal(),
+            levels: vec![flsdb_kpi::Level::Overall, flsdb_kpi::Level::Nation, flsdb_kpi::Level::Region],
+        };
+        print!("{}", flsdb_kpi::to_table(&report, &options));
+        println!(
+            "\nExplore further: flsdb kpi --db {db_url} --year {} --format table, or flsdb spc --db {db_url} --service CODE --kpi kpi4",
+            period.from().year()
+        );
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
