@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::special::{binom_cdf, binom_quantile, level_fraction, z_for_level};
+use crate::special::{
+    BinomQuantile, binom_cdf, binom_quantile_bisection, binom_quantile_near, level_fraction, z_for_level,
+};
 use crate::{ALARM_LEVEL, ALERT_LEVEL, Interval};
 
 /// The flsdb minimum denominator for funnel flagging: exact limits flag a perfect 1/1 as high, so
@@ -58,6 +60,11 @@ impl FunnelStatus {
 /// symmetric even for θ = 0.5; that is reproduced, not "fixed". θ = 0 or 1 gives θ (degenerate);
 /// n = 0 gives `None`. Taking `n` as an integer makes the contract's "non-integer n is an error"
 /// unrepresentable.
+///
+/// r_p is found by a short walk from the Cornish–Fisher approximation with about one CDF
+/// evaluation (`special::binom_quantile_point`). It is the same r_p as the bisection of
+/// [`exact_limit_reference`] finds, and the limit agrees with that one to a few 1e-15 (the
+/// contract allows 1e-12), being if anything closer to the exact value.
 pub fn exact_limit(p: f64, n: u64, theta: f64) -> Option<f64> {
     if n == 0 || !(0.0..=1.0).contains(&theta) || !(0.0..=1.0).contains(&p) {
         return None;
@@ -65,19 +72,58 @@ pub fn exact_limit(p: f64, n: u64, theta: f64) -> Option<f64> {
     if theta == 0.0 || theta == 1.0 {
         return Some(theta);
     }
-    let r = binom_quantile(p, n, theta)?;
+    chained_limit(p, n, theta, None).map(|(limit, _)| limit)
+}
+
+/// [`exact_limit`] for 0 < θ < 1 and n ≥ 1, walking on from a quantile of the same distribution
+/// found for a nearby tail probability (saving the CDF evaluation); also returns this limit's
+/// quantile for the next one.
+fn chained_limit(p: f64, n: u64, theta: f64, from: Option<BinomQuantile>) -> Option<(f64, BinomQuantile)> {
+    let q = binom_quantile_near(p, n, theta, from)?;
+    Some((interpolate(n, q.r, q.excess, q.pmf), q))
+}
+
+/// (r − α)/n with α = (F(r) − p)/P(Y = r), clamped to [0, 1], from `excess` = F(r) − p.
+/// F(r − 1) < p ≤ F(r) keeps α in [0, 1); a zero point probability can only come from underflow
+/// far in a tail.
+fn interpolate(n: u64, r: u64, excess: f64, pmf: f64) -> f64 {
+    let alpha = if pmf > 0.0 { (excess / pmf).clamp(0.0, 1.0) } else { 0.0 };
+    ((r as f64 - alpha) / n as f64).clamp(0.0, 1.0)
+}
+
+/// The reference implementation of [`exact_limit`]: r_p by bisection on the CDF
+/// ([`binom_quantile_bisection`], 1 + ⌈log₂ n⌉ evaluations) and P(Y = r_p) = F(r_p) − F(r_p − 1)
+/// from two more: the implementation before the walk. Same r_p and, to a few 1e-15, the same limit
+/// as [`exact_limit`] at about 9× the cost; kept for the differential tests and
+/// `examples/funnel_speed.rs`.
+pub fn exact_limit_reference(p: f64, n: u64, theta: f64) -> Option<f64> {
+    if n == 0 || !(0.0..=1.0).contains(&theta) || !(0.0..=1.0).contains(&p) {
+        return None;
+    }
+    if theta == 0.0 || theta == 1.0 {
+        return Some(theta);
+    }
+    let r = binom_quantile_bisection(p, n, theta)?;
     let f_r = binom_cdf(r, n, theta)?;
     let f_prev = if r == 0 { 0.0 } else { binom_cdf(r - 1, n, theta)? };
-    let pmf = f_r - f_prev;
-    // F(r−1) < p ≤ F(r) keeps α in [0, 1); a zero pmf can only come from underflow far in a tail.
-    let alpha = if pmf > 0.0 { ((f_r - p) / pmf).clamp(0.0, 1.0) } else { 0.0 };
-    Some(((r as f64 - alpha) / n as f64).clamp(0.0, 1.0))
+    Some(interpolate(n, r, f_r - p, f_r - f_prev))
 }
 
 /// Exact interpolated limits at one level (fraction or percentage).
 pub fn exact_limits(n: u64, theta: f64, level: f64) -> Option<Interval> {
     let tail = (1.0 - level_fraction(level)?) / 2.0;
-    Some(Interval { lower: exact_limit(tail, n, theta)?, upper: exact_limit(1.0 - tail, n, theta)? })
+    if n == 0 || !(0.0..=1.0).contains(&theta) {
+        return None;
+    }
+    if theta == 0.0 || theta == 1.0 {
+        return Some(Interval { lower: theta, upper: theta });
+    }
+    // No chaining across the distribution: F(r) built by summing from the lower tail up to the
+    // upper one would carry ~(number of steps)·ε of absolute error into α.
+    Some(Interval {
+        lower: chained_limit(tail, n, theta, None)?.0,
+        upper: chained_limit(1.0 - tail, n, theta, None)?.0,
+    })
 }
 
 /// Normal-approximation limits θ ∓ z·√(θ(1 − θ)/n), clamped (contract §2.2). These are what
@@ -96,8 +142,43 @@ pub fn normal_limits(n: f64, theta: f64, level: f64) -> Option<Interval> {
 }
 
 /// Exact limits at 95% and 99.8%.
+///
+/// Same limits as [`exact_limits`] at each level (and [`exact_funnel_reference`]). Each side
+/// costs one CDF evaluation: the 95% quantile is walked to from the 99.8% one on the same side
+/// (≈ 1.1 SD), inwards, so the tail probability grows as point probabilities are added and no
+/// precision is lost (walking outwards would subtract them, and walking across from one side to
+/// the other would carry ~(steps)·ε of absolute error into α: a few 1e-15 on a limit).
 pub fn exact_funnel(n: u64, theta: f64) -> Option<FunnelLimits> {
-    Some(FunnelLimits { alert: exact_limits(n, theta, ALERT_LEVEL)?, alarm: exact_limits(n, theta, ALARM_LEVEL)? })
+    let alert_tail = (1.0 - level_fraction(ALERT_LEVEL)?) / 2.0;
+    let alarm_tail = (1.0 - level_fraction(ALARM_LEVEL)?) / 2.0;
+    if n == 0 || !(0.0..=1.0).contains(&theta) {
+        return None;
+    }
+    if theta == 0.0 || theta == 1.0 {
+        let degenerate = Interval { lower: theta, upper: theta };
+        return Some(FunnelLimits { alert: degenerate, alarm: degenerate });
+    }
+    let (alarm_lower, alarm_lower_q) = chained_limit(alarm_tail, n, theta, None)?;
+    let (alert_lower, _) = chained_limit(alert_tail, n, theta, Some(alarm_lower_q))?;
+    let (alarm_upper, alarm_upper_q) = chained_limit(1.0 - alarm_tail, n, theta, None)?;
+    let (alert_upper, _) = chained_limit(1.0 - alert_tail, n, theta, Some(alarm_upper_q))?;
+    Some(FunnelLimits {
+        alert: Interval { lower: alert_lower, upper: alert_upper },
+        alarm: Interval { lower: alarm_lower, upper: alarm_upper },
+    })
+}
+
+/// [`exact_funnel`] from [`exact_limit_reference`] (bisection): the reference of the differential
+/// tests and of `examples/funnel_speed.rs`.
+pub fn exact_funnel_reference(n: u64, theta: f64) -> Option<FunnelLimits> {
+    let limits = |level: f64| -> Option<Interval> {
+        let tail = (1.0 - level_fraction(level)?) / 2.0;
+        Some(Interval {
+            lower: exact_limit_reference(tail, n, theta)?,
+            upper: exact_limit_reference(1.0 - tail, n, theta)?,
+        })
+    };
+    Some(FunnelLimits { alert: limits(ALERT_LEVEL)?, alarm: limits(ALARM_LEVEL)? })
 }
 
 /// Normal-approximation limits at 95% and 99.8%.
@@ -226,6 +307,78 @@ mod tests {
         let e = exact_limits(n, 0.3, 0.95).expect("defined");
         let a = normal_limits(n as f64, 0.3, 0.95).expect("defined");
         assert!((e.lower - a.lower).abs() < 2e-5 && (e.upper - a.upper).abs() < 2e-5, "{e:?} {a:?}");
+    }
+
+    /// |a − b| ≤ 1e-12, the contract for the walk against the bisection reference.
+    fn assert_same_limit(new: f64, reference: f64, case: &str) {
+        assert!((new - reference).abs() <= 1e-12, "{case}: {new:e} vs reference {reference:e}");
+    }
+
+    fn assert_same_funnel(new: &FunnelLimits, reference: &FunnelLimits, case: &str) {
+        assert_same_limit(new.alert.lower, reference.alert.lower, &format!("{case} alert lower"));
+        assert_same_limit(new.alert.upper, reference.alert.upper, &format!("{case} alert upper"));
+        assert_same_limit(new.alarm.lower, reference.alarm.lower, &format!("{case} alarm lower"));
+        assert_same_limit(new.alarm.upper, reference.alarm.upper, &format!("{case} alarm upper"));
+    }
+
+    #[test]
+    fn exact_limits_match_reference_random() {
+        // n log-uniform on [1, 10⁶], θ across (0, 1) with 10⁻⁶ and 1 − 10⁻⁶; the quantiles r
+        // themselves are compared in `special` (same cases).
+        let mut state = 0x5eed_f15d_b000_0002;
+        let mut worst: f64 = 0.0;
+        for _ in 0..4000 {
+            let (n, theta) = crate::special::test_cases::random_n_theta(&mut state);
+            for p in [0.001, 0.025, 0.975, 0.999] {
+                let case = format!("p={p} n={n} θ={theta:e}");
+                let (new, reference) = (exact_limit(p, n, theta), exact_limit_reference(p, n, theta));
+                let (new, reference) = (new.expect("defined"), reference.expect("defined"));
+                assert_same_limit(new, reference, &case);
+                worst = worst.max((new - reference).abs());
+            }
+            let case = format!("n={n} θ={theta:e}");
+            let reference = exact_funnel_reference(n, theta).expect("defined");
+            assert_same_funnel(&exact_funnel(n, theta).expect("defined"), &reference, &case);
+            for (level, reference) in [(ALERT_LEVEL, reference.alert), (ALARM_LEVEL, reference.alarm)] {
+                let new = exact_limits(n, theta, level).expect("defined");
+                assert_same_limit(new.lower, reference.lower, &format!("{case} {level} lower"));
+                assert_same_limit(new.upper, reference.upper, &format!("{case} {level} upper"));
+            }
+        }
+        // In practice the two agree to a few 1e-15 (the reference's own rounding).
+        assert!(worst < 1e-13, "{worst:e}");
+    }
+
+    #[test]
+    fn exact_limits_match_reference_edges() {
+        for theta in [1e-6, 1.0 - 1e-6, 0.001, 0.5, 0.8, 0.999, 0.0, 1.0] {
+            for n in [1, 2, 3, 9, 10, 11, 25, 100, 1000, 65_537, 999_999, 1_000_000] {
+                let case = format!("n={n} θ={theta:e}");
+                let (new, reference) = (exact_funnel(n, theta), exact_funnel_reference(n, theta));
+                assert_same_funnel(&new.expect("defined"), &reference.expect("defined"), &case);
+                for p in [0.001, 0.025, 0.975, 0.999] {
+                    let (new, reference) = (exact_limit(p, n, theta), exact_limit_reference(p, n, theta));
+                    assert_same_limit(new.expect("defined"), reference.expect("defined"), &format!("{case} p={p}"));
+                }
+                // Any other p, including the ends and outside the walk's range. Where F(r) is near 1
+                // and P(Y = r)·n tiny, the reference's P(Y = r) = F(r) − F(r − 1) cancels and its
+                // limit is off by up to ~4ε/(n·P(Y = r)): for n = 2, θ = 1e-6, p = 1 − 1e-6 it is
+                // 6.7e-12 from the 50-digit value 0.24999999999281106537, the walk 2e-16.
+                for p in [0.0, 1e-9, 1e-6, 0.05, 0.5, 0.95, 1.0 - 1e-6, 1.0 - 1e-9, 1.0] {
+                    let (new, reference) = (exact_limit(p, n, theta), exact_limit_reference(p, n, theta));
+                    let (new, reference) = (new.expect("defined"), reference.expect("defined"));
+                    let r = crate::special::binom_quantile_bisection(p, n, theta).expect("valid");
+                    let f = |k: u64| binom_cdf(k, n, theta).expect("valid");
+                    let pmf = f(r) - if r == 0 { 0.0 } else { f(r - 1) };
+                    let tol = 1e-12 + 4.0 * f64::EPSILON / (n as f64 * pmf);
+                    assert!((new - reference).abs() <= tol, "{case} p={p}: {new:e} vs reference {reference:e}");
+                }
+            }
+        }
+        assert_eq!(exact_funnel(0, 0.5), None);
+        assert_eq!(exact_funnel(10, -0.1), None);
+        assert_eq!(exact_funnel(10, 0.0), exact_funnel_reference(10, 0.0));
+        assert_eq!(exact_limit(1.5, 10, 0.5), None);
     }
 
     #[test]

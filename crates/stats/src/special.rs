@@ -240,17 +240,35 @@ fn ln_beta_front(a: f64, b: f64, x: f64, y: f64) -> f64 {
 /// Regularised incomplete beta I_x(a, b), given x and y = 1 − x separately (binomial tails pass
 /// θ and 1 − θ without rounding 1 − (1 − θ)).
 fn inc_beta_xy(a: f64, b: f64, x: f64, y: f64) -> f64 {
+    inc_beta_full(a, b, x, y).value
+}
+
+/// An incomplete-beta evaluation with the by-products the binomial quantile uses.
+struct IncBeta {
+    /// I_x(a, b), bit for bit what [`inc_beta_xy`] returns.
+    value: f64,
+    /// 1 − I_x(a, b) = I_y(b, a), with full relative precision when it is the small side (the
+    /// continued fraction computes that side directly; only the other one is 1 − it).
+    complement: f64,
+    /// The prefactor x^a·y^b/B(a, b) (0 at the ends).
+    front: f64,
+}
+
+/// [`inc_beta_xy`] with its complement and prefactor from the same continued fraction.
+fn inc_beta_full(a: f64, b: f64, x: f64, y: f64) -> IncBeta {
     if x <= 0.0 {
-        return 0.0;
+        return IncBeta { value: 0.0, complement: 1.0, front: 0.0 };
     }
     if y <= 0.0 {
-        return 1.0;
+        return IncBeta { value: 1.0, complement: 0.0, front: 0.0 };
     }
     let front = ln_beta_front(a, b, x, y).exp();
     if x < (a + 1.0) / (a + b + 2.0) {
-        (front * beta_cf(a, b, x) / a).clamp(0.0, 1.0)
+        let value = (front * beta_cf(a, b, x) / a).clamp(0.0, 1.0);
+        IncBeta { value, complement: 1.0 - value, front }
     } else {
-        (1.0 - front * beta_cf(b, a, y) / b).clamp(0.0, 1.0)
+        let rest = front * beta_cf(b, a, y) / b;
+        IncBeta { value: (1.0 - rest).clamp(0.0, 1.0), complement: rest.clamp(0.0, 1.0), front }
     }
 }
 
@@ -326,10 +344,30 @@ pub fn binom_cdf(r: u64, n: u64, theta: f64) -> Option<f64> {
     Some(inc_beta_xy((n - r) as f64, r as f64 + 1.0, 1.0 - theta, theta))
 }
 
-/// Binomial quantile as R's `qbinom`: the smallest r with P(Y ≤ r) ≥ p. Found by bisection on the
-/// CDF itself, so both F(r) ≥ p and F(r − 1) < p hold for the computed CDF (library quantiles
-/// can be off by one near ties).
+/// P(Y ≤ r), P(Y > r) and P(Y = r) for 0 < θ < 1 and r < n from one incomplete-beta evaluation.
+/// P(Y ≤ r) is bit for bit [`binom_cdf`]; whichever tail is smaller has full relative precision.
+/// The point probability is the beta prefactor (1 − θ)^(n−r)·θ^(r+1)/B(n − r, r + 1) =
+/// P(Y = r)·θ·(n − r), which keeps the prefactor's full relative precision (the deviance form for
+/// large counts, as R's `dbinom`).
+fn binom_tails_pmf(r: u64, n: u64, theta: f64) -> (f64, f64, f64) {
+    let i = inc_beta_full((n - r) as f64, r as f64 + 1.0, 1.0 - theta, theta);
+    (i.value, i.complement, i.front / (n - r) as f64 / theta)
+}
+
+/// Binomial quantile as R's `qbinom`: the smallest r with P(Y ≤ r) ≥ p, where both F(r) ≥ p and
+/// F(r − 1) < p hold for the computed CDF [`binom_cdf`] (library quantiles can be off by one near
+/// ties). Same result as [`binom_quantile_bisection`], found with about one CDF evaluation instead
+/// of 1 + log₂ n: a short walk from the Cornish–Fisher approximation, as R's `qbinom` does, with
+/// every close call re-decided by [`binom_cdf`] itself.
 pub fn binom_quantile(p: f64, n: u64, theta: f64) -> Option<u64> {
+    binom_quantile_point(p, n, theta).map(|q| q.r)
+}
+
+/// The reference binomial quantile: bisection on [`binom_cdf`] itself, keeping F(lo) < p ≤ F(hi),
+/// so both F(r) ≥ p and F(r − 1) < p hold for the computed CDF. It costs 1 + ⌈log₂ n⌉ CDF
+/// evaluations; [`binom_quantile`] gives the same r much faster. Kept as the fallback for extreme
+/// p and as the reference of the differential tests and of `examples/funnel_speed.rs`.
+pub fn binom_quantile_bisection(p: f64, n: u64, theta: f64) -> Option<u64> {
     if !(0.0..=1.0).contains(&p) || !(0.0..=1.0).contains(&theta) {
         return None;
     }
@@ -347,6 +385,181 @@ pub fn binom_quantile(p: f64, n: u64, theta: f64) -> Option<u64> {
         }
     }
     Some(hi)
+}
+
+/// A binomial p-quantile r with the ingredients of Spiegelhalter's interpolation
+/// α = (F(r) − p)/P(Y = r).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct BinomQuantile {
+    pub r: u64,
+    /// F(r) − p (≥ 0 up to rounding), the numerator of α.
+    pub excess: f64,
+    /// P(Y = r).
+    pub pmf: f64,
+    /// Where the walk ended, for another quantile on the same side to walk on from
+    /// ([`binom_quantile_near`]); `None` from the bisection, whose P(Y = r) = F(r) − F(r − 1)
+    /// can cancel.
+    walk: Option<WalkState>,
+}
+
+/// The tail a walk follows: F(r) for p ≤ ½ and P(Y > r) = 1 − F(r) for p > ½, so that the value
+/// compared with p (or 1 − p) is the small one and keeps full relative precision. Near 1, F(r)
+/// itself has an absolute resolution of ~1e-16, which α = (F(r) − p)/P(Y = r) would divide by
+/// P(Y = r) and the limit by n (a few 1e-15 for small n).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct WalkState {
+    upper: bool,
+    tail: f64,
+}
+
+/// The walk covers 10⁻⁶ ≤ p ≤ 1 − 10⁻⁶; beyond, F(r) can be within rounding of 0 or 1 over many r
+/// and the reference bisection decides.
+const WALK_P_MIN: f64 = 1e-6;
+/// A walk from the Cornish–Fisher start longer than this gives up and leaves the answer to the
+/// bisection (in practice the start is within a few steps).
+const WALK_MAX_STEPS: u64 = 64;
+/// A walk may start from another quantile on the same side of the same distribution instead of
+/// a fresh CDF evaluation when the new start is at most this many steps away: a step costs ~2 ns
+/// and a CDF evaluation 100–2000 ns (more for larger n), so the funnel's 0.025 → 0.001 and
+/// 0.975 → 0.999 moves (≈ 1.1 SD) are walked unless the SD exceeds ~110.
+const CHAIN_MAX_STEPS: u64 = 128;
+/// A tail probability obtained by adding point probabilities is trusted to decide F(r) ≥ p only
+/// when it is further than this from p (or 1 − p); closer calls evaluate [`binom_cdf`] itself,
+/// so the decision is always the one [`binom_cdf`], and hence the bisection, makes. The walked
+/// value is more accurate than [`binom_cdf`] (rounding per step, relative ~1e-15 on the point
+/// probabilities), so what the guard must cover is [`binom_cdf`]'s own error, measured up to
+/// ~1e-12 absolute for n ≤ 10⁶ and ~5e-12 for n ≤ 10⁷ (large n with a small tail count, where
+/// the continued fraction runs long): 1e-8 leaves a margin of over 1000. Ties are decided exactly
+/// as before, and the extra evaluation happens with probability ~2e-8/P(Y = r) per comparison.
+const WALK_GUARD: f64 = 1e-8;
+
+/// The p-quantile with F(r) − p and P(Y = r). Same r as [`binom_quantile_bisection`]:
+///
+/// 1. start at the Cornish–Fisher approximation (as R's `qbinom`) and evaluate F(r) there with
+///    [`binom_cdf`]'s arithmetic, with P(Y > r) and P(Y = r) from the same evaluation;
+/// 2. walk down while F(r − 1) ≥ p, or up until F(r) ≥ p, updating the tail by ±P(Y = r) and
+///    P(Y = r) by the ratio P(Y = r + 1)/P(Y = r) = (n − r)/(r + 1)·θ/(1 − θ);
+/// 3. every comparison with p closer than [`WALK_GUARD`] re-evaluates [`binom_cdf`] instead.
+///
+/// Because each decision F(r) ≥ p is the one [`binom_cdf`] gives (the first one exactly, as
+/// the start's F(r) is [`binom_cdf`]'s value bit for bit), the result is the unique r with
+/// F(r − 1) < p ≤ F(r) for the computed CDF, which is what the bisection finds. F(r) − p and
+/// P(Y = r) come with ~1e-15 relative precision, slightly better than the reference's, whose
+/// F(r) − F(r − 1) cancels near 1.
+pub(crate) fn binom_quantile_point(p: f64, n: u64, theta: f64) -> Option<BinomQuantile> {
+    binom_quantile_near(p, n, theta, None)
+}
+
+/// [`binom_quantile_point`], walking on from `from`, a quantile of the same Binomial(n, θ) found
+/// earlier, when it is on the same side (p ≤ ½ or p > ½) and within [`CHAIN_MAX_STEPS`] of the
+/// new start: that replaces step 1, the one CDF evaluation. The result is the same r, and
+/// F(r) − p agrees to ~1e-17 per step walked.
+pub(crate) fn binom_quantile_near(p: f64, n: u64, theta: f64, from: Option<BinomQuantile>) -> Option<BinomQuantile> {
+    if !(0.0..=1.0).contains(&p) || !(0.0..=1.0).contains(&theta) {
+        return None;
+    }
+    let walked = if n > 0 && theta > 0.0 && theta < 1.0 && (WALK_P_MIN..=1.0 - WALK_P_MIN).contains(&p) {
+        binom_quantile_walk(p, n, theta, from)
+    } else {
+        None
+    };
+    if walked.is_some() {
+        return walked;
+    }
+    let r = binom_quantile_bisection(p, n, theta)?;
+    let cdf = binom_cdf(r, n, theta)?;
+    let prev = if r == 0 { 0.0 } else { binom_cdf(r - 1, n, theta)? };
+    Some(BinomQuantile { r, excess: cdf - p, pmf: cdf - prev, walk: None })
+}
+
+/// Steps 1–3 of [`binom_quantile_point`] for n ≥ 1, 0 < θ < 1 and p inside (0, 1); `None` hands
+/// over to the bisection (a point probability that underflows, or a walk that runs too long).
+fn binom_quantile_walk(p: f64, n: u64, theta: f64, from: Option<BinomQuantile>) -> Option<BinomQuantile> {
+    let nf = n as f64;
+    // 1 − θ rounded exactly as `binom_cdf` rounds it, so the walk and the CDF agree.
+    let q = 1.0 - theta;
+    let sd = (nf * theta * q).sqrt();
+    let z = qnorm(p);
+    let skew = (q - theta) / sd;
+    let guess = (nf * theta + sd * (z + skew * (z * z - 1.0) / 6.0) + 0.5).floor();
+    if !guess.is_finite() {
+        return None;
+    }
+    // F(n) = 1 needs no evaluation, so a fresh start is at most n − 1; the walk up reaches n.
+    let guess = (guess.max(0.0) as u64).min(n - 1);
+
+    // The walk follows t(k) = F(k) (lower side) or P(Y > k) (upper side) and compares it with
+    // `target`: F(k) ≥ p ⇔ t(k) ≥ p, or t(k) ≤ 1 − p (exact, p > ½).
+    let upper = p > 0.5;
+    let target = if upper { 1.0 - p } else { p };
+    let reaches = |t: f64| if upper { t <= target } else { t >= target };
+    // Decides F(k) ≥ p from a walked t(k): trusted away from the target, else recomputed, and
+    // then decided by `binom_cdf` itself. Returns the decision and the t(k) to carry on with.
+    let decide = |t: f64, k: u64| -> (bool, f64) {
+        if k >= n {
+            (true, if upper { 0.0 } else { 1.0 })
+        } else if (t - target).abs() > WALK_GUARD {
+            (reaches(t), t)
+        } else {
+            let (cdf, sf, _) = binom_tails_pmf(k, n, theta);
+            (cdf >= p, if upper { sf } else { cdf })
+        }
+    };
+
+    let (mut r, mut t, mut pmf, mut at_least, max_steps) = match from {
+        Some(BinomQuantile { r, pmf, walk: Some(w), .. })
+            if w.upper == upper && r <= n && r.abs_diff(guess) <= CHAIN_MAX_STEPS =>
+        {
+            let (at_least, t) = decide(w.tail, r);
+            (r, t, pmf, at_least, CHAIN_MAX_STEPS + WALK_MAX_STEPS)
+        }
+        _ => {
+            // `cdf` is bit for bit `binom_cdf(guess)`, so this first decision is exact.
+            let (cdf, sf, pmf) = binom_tails_pmf(guess, n, theta);
+            (guess, if upper { sf } else { cdf }, pmf, cdf >= p, WALK_MAX_STEPS)
+        }
+    };
+    if !(pmf > 0.0 && pmf.is_finite()) {
+        return None;
+    }
+    let odds = theta / q;
+    // The effect of a point probability on t: F grows with k, P(Y > k) shrinks.
+    let sign = if upper { -1.0 } else { 1.0 };
+    let mut steps = 0;
+    loop {
+        if steps == max_steps {
+            return None;
+        }
+        steps += 1;
+        if at_least {
+            // F(r) ≥ p: r is the answer if F(r − 1) < p, else step down.
+            if r == 0 {
+                break;
+            }
+            let (prev_at_least, prev) = decide(t - sign * pmf, r - 1);
+            if !prev_at_least {
+                break;
+            }
+            // P(Y = r − 1) = P(Y = r)·r/((n − r + 1)·θ/(1 − θ)).
+            pmf *= r as f64 / ((n - r + 1) as f64 * odds);
+            t = prev;
+            r -= 1;
+        } else {
+            // F(r) < p, so r < n: step up; the first r with F(r) ≥ p is the answer.
+            pmf *= (n - r) as f64 / (r + 1) as f64 * odds;
+            r += 1;
+            if r == n {
+                t = if upper { 0.0 } else { 1.0 };
+                break;
+            }
+            (at_least, t) = decide(t + sign * pmf, r);
+            if at_least {
+                break;
+            }
+        }
+    }
+    let excess = if upper { target - t } else { t - p };
+    Some(BinomQuantile { r, excess, pmf, walk: Some(WalkState { upper, tail: t }) })
 }
 
 /// Regularised upper incomplete gamma Q(a, x); used for the heuristic χ² test of over-dispersion.
@@ -632,5 +845,135 @@ mod tests {
         assert_eq!(quantile_type7(&v, 0.1), Some(1.4));
         assert_eq!(quantile_type7(&v, 0.9), Some(4.6));
         assert_eq!(quantile_type7(&[], 0.5), None);
+    }
+
+    /// The tail probabilities of the funnel limits: the contract's and the ones the funnel
+    /// actually computes, (1 − level)/2 and 1 − that.
+    fn funnel_ps() -> Vec<f64> {
+        let (alert, alarm) = ((1.0 - 0.95) / 2.0, (1.0 - 0.998) / 2.0);
+        vec![0.001, 0.025, 0.975, 0.999, alarm, alert, 1.0 - alert, 1.0 - alarm]
+    }
+
+    /// The walk against the bisection at one (p, n, θ), fresh and walking on from each of `from`:
+    /// identical r, both CDF conditions, and F(r) − p and P(Y = r) as the reference's.
+    fn check_walk(p: f64, n: u64, theta: f64, from: &[BinomQuantile]) -> BinomQuantile {
+        let case = format!("p={p:e} n={n} θ={theta:e}");
+        let reference = binom_quantile_bisection(p, n, theta).expect("valid");
+        let f_r = binom_cdf(reference, n, theta).expect("valid");
+        let f_prev = if reference == 0 { 0.0 } else { binom_cdf(reference - 1, n, theta).expect("valid") };
+        assert!(f_r >= p && f_prev < p, "{case}: bisection r={reference} F(r)={f_r:e} F(r-1)={f_prev:e}");
+        assert_eq!(binom_quantile(p, n, theta), Some(reference), "{case}");
+        let fresh = binom_quantile_point(p, n, theta).expect("valid");
+        for q in std::iter::once(fresh)
+            .chain(from.iter().map(|&f| binom_quantile_near(p, n, theta, Some(f)).expect("valid")))
+        {
+            assert_eq!(q.r, reference, "{case}: {q:?}");
+            // Within 1e-11 of the reference's values, which are [`binom_cdf`]'s and carry its
+            // error (up to ~1e-12 here, e.g. F = 0.0448 for n = 991200, θ = 1.35e-5 is 7.6e-13 off
+            // while the walk is within 1e-16 of the 50-digit value): 1000× inside `WALK_GUARD`.
+            assert!((q.excess - (f_r - p)).abs() <= 1e-11, "{case}: {q:?} vs F(r) − p = {:e}", f_r - p);
+            assert!((q.pmf - (f_r - f_prev)).abs() <= 2e-11, "{case}: {q:?} vs {:e}", f_r - f_prev);
+        }
+        fresh
+    }
+
+    #[test]
+    fn quantile_walk_matches_bisection_random() {
+        const CASES: usize = 4000;
+        let mut state = 0x5eed_f15d_b000_0001;
+        let mut walked = 0;
+        for _ in 0..CASES {
+            let (n, theta) = test_cases::random_n_theta(&mut state);
+            let mut found: Vec<BinomQuantile> = Vec::new();
+            for p in funnel_ps() {
+                let q = check_walk(p, n, theta, &found);
+                walked += usize::from(q.walk.is_some());
+                found.push(q);
+            }
+        }
+        // The walk, not the fallback, did the work.
+        assert!(walked >= CASES * 8 * 99 / 100, "{walked}");
+    }
+
+    #[test]
+    fn quantile_walk_matches_bisection_extremes() {
+        for theta in [1e-6, 1.0 - 1e-6, 1e-3, 0.5, 0.999] {
+            for n in [1, 2, 3, 10, 99, 1000, 12_345, 999_999, 1_000_000] {
+                let mut found: Vec<BinomQuantile> = Vec::new();
+                for p in funnel_ps().into_iter().chain([0.05, 0.5, 1e-6, 1.0 - 1e-6]) {
+                    found.push(check_walk(p, n, theta, &found));
+                }
+            }
+        }
+        // Outside the walk's range and at the ends: the bisection (or its shortcuts) answers.
+        for p in [0.0, 1e-300, 1e-9, 1.0 - 1e-9, 1.0] {
+            for (n, theta) in [(0, 0.5), (1, 0.5), (10, 1e-6), (1000, 0.3), (10, 0.0), (10, 1.0)] {
+                assert_eq!(binom_quantile(p, n, theta), binom_quantile_bisection(p, n, theta), "p={p} n={n} θ={theta}");
+            }
+        }
+        assert_eq!(binom_quantile(0.5, 10, 1.5), None);
+        assert_eq!(binom_quantile(-0.1, 10, 0.5), None);
+    }
+
+    #[test]
+    fn quantile_walk_decides_ties_like_bisection() {
+        // p exactly at a computed F(r), and one ulp either side: F(r) ≥ p flips within an ulp,
+        // which only an exact re-evaluation of the CDF decides as the bisection does.
+        let mut state = 0x7135_7135;
+        let mut cases: Vec<(u64, f64)> = vec![(10, 0.5), (24, 0.5), (39, 0.5), (25, 0.8), (1, 0.8), (1_000_000, 1e-6)];
+        cases.extend((0..150).map(|_| test_cases::random_n_theta(&mut state)));
+        for (n, theta) in cases {
+            let centre = (n as f64 * theta) as u64;
+            for r in [0, 1, centre.saturating_sub(3), centre, centre + 2, n.saturating_sub(1)] {
+                let r = r.min(n);
+                let f = binom_cdf(r, n, theta).expect("valid");
+                for p in [f, f.next_down(), f.next_up()] {
+                    if !(WALK_P_MIN..=1.0 - WALK_P_MIN).contains(&p) {
+                        continue;
+                    }
+                    let reference = binom_quantile_bisection(p, n, theta).expect("valid");
+                    assert_eq!(binom_quantile(p, n, theta), Some(reference), "p={p:e} n={n} θ={theta} r={r}");
+                    if p == f {
+                        assert!(reference <= r, "F(r) ≥ p at the tie itself");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Shared by the differential tests of the binomial quantile and of the funnel limits.
+#[cfg(test)]
+pub(crate) mod test_cases {
+    /// splitmix64, so the tests need no random-number crate and always see the same cases.
+    pub(crate) fn next_u64(state: &mut u64) -> u64 {
+        *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = *state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform on [0, 1).
+    pub(crate) fn unit(state: &mut u64) -> f64 {
+        (next_u64(state) >> 11) as f64 / (1_u64 << 53) as f64
+    }
+
+    /// A random Binomial(n, θ): n log-uniform on [1, 10⁶]; θ uniform on (0, 1) a third of the
+    /// time, else log-uniform on [10⁻⁶, ½] towards 0 or 1, with 1 in 20 exactly 10⁻⁶ or 1 − 10⁻⁶.
+    pub(crate) fn random_n_theta(state: &mut u64) -> (u64, f64) {
+        let n = (1e6_f64.powf(unit(state))).round().max(1.0) as u64;
+        let pick = unit(state);
+        let theta = if pick < 0.025 {
+            1e-6
+        } else if pick < 0.05 {
+            1.0 - 1e-6
+        } else if pick < 0.35 {
+            unit(state).max(1e-6)
+        } else {
+            let small = 1e-6 * (0.5e6_f64).powf(unit(state));
+            if unit(state) < 0.5 { small } else { 1.0 - small }
+        };
+        (n, theta)
     }
 }
