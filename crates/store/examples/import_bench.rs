@@ -2,7 +2,10 @@
 //!
 //! `cargo run --release -p flsdb-store --example import_bench -- [ROWS] [DATABASE_URL]`
 //! (default 200,000 rows into a new SQLite file in a temporary directory). Give a PostgreSQL URL
-//! of an empty database to measure PostgreSQL.
+//! of an empty database to measure PostgreSQL. `BENCH_FIRST_ONLY=1` stops after the first
+//! import, `BENCH_READ_ONLY=1` reads everything back right after it (for profiling one step).
+//! Records go to 100 services in turn, the worst case for the indexes; `BENCH_SORTED=1` gives
+//! each service runs of 10,000 consecutive records instead.
 
 use flsdb_dataset::{Cells, Field, NhsNumber, Record, Service, Validation, parse_record};
 use flsdb_store::{NewBatch, RecordFilter, Store};
@@ -27,6 +30,12 @@ fn iso(d: Date) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
+/// Services in turn (worst case for the indexes), or with `BENCH_SORTED=1` in runs of
+/// consecutive records, as a national file sorted by service would have them.
+fn service_of(i: usize) -> usize {
+    if std::env::var_os("BENCH_SORTED").is_some() { i / 10_000 % SERVICES } else { i % SERVICES }
+}
+
 /// A realistic, valid record with most fields filled.
 fn generate(i: usize, rng: &mut Lcg, variant: u64) -> Record {
     let fracture = date!(2018 - 01 - 01) + Duration::days(rng.next(2000) as i64);
@@ -35,7 +44,7 @@ fn generate(i: usize, rng: &mut Lcg, variant: u64) -> Record {
     let nhs = (0..10).find_map(|d| NhsNumber::parse(&format!("{prefix}{d}"), false).ok()).map(|n| n.to_string());
     let sites = ["hip", "spine", "wrist", "humerus", "pelvis", "other"];
     let values: Vec<(Field, String)> = vec![
-        (Field::ServiceCode, format!("S{:03}", i % SERVICES)),
+        (Field::ServiceCode, format!("S{:03}", service_of(i))),
         (Field::LocalId, format!("L{i:08}")),
         (Field::NhsNumber, nhs.unwrap_or_default()),
         (Field::DateOfBirth, iso(birth)),
@@ -75,9 +84,25 @@ fn generate(i: usize, rng: &mut Lcg, variant: u64) -> Record {
     }
 }
 
-fn rate(rows: usize, started: Instant) -> String {
-    let secs = started.elapsed().as_secs_f64();
-    format!("{rows} rows in {secs:.2} s = {:.0} rows/s", rows as f64 / secs)
+/// CPU seconds (user + system) this process has used so far, from /proc (Linux; else 0): on a
+/// busy machine, wall time alone mostly measures the neighbours.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+struct Timer(Instant, f64);
+
+fn start() -> Timer {
+    Timer(Instant::now(), cpu_seconds())
+}
+
+fn rate(rows: usize, started: Timer) -> String {
+    let secs = started.0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - started.1;
+    format!("{rows} rows in {secs:.2} s = {:.0} rows/s (CPU {cpu:.2} s)", rows as f64 / secs)
 }
 
 #[tokio::main]
@@ -87,7 +112,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let url = args.next().unwrap_or_else(|| format!("sqlite:{}", dir.path().join("bench.db").display()));
 
-    let started = Instant::now();
+    let started = start();
     let mut rng = Lcg(42);
     let records: Vec<Record> = (0..rows).map(|i| generate(i, &mut rng, 0)).collect();
     println!("generated {}", rate(rows, started));
@@ -103,25 +128,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     store.upsert_services("bench", &services).await?;
     let batch = NewBatch { actor: "bench".into(), file_name: Some("bench.csv".into()), mode: "bench".into() };
 
-    let started = Instant::now();
+    let started = start();
     let out = store.import_records(&batch, &records).await?;
     println!("first import ({} inserted): {}", out.inserted, rate(rows, started));
+    if std::env::var_os("BENCH_FIRST_ONLY").is_some() {
+        return Ok(());
+    }
+    if std::env::var_os("BENCH_READ_ONLY").is_some() {
+        let started = start();
+        let read = store.records(&RecordFilter::default()).await?.len();
+        println!("read back: {}", rate(read, started));
+        return Ok(());
+    }
 
-    let started = Instant::now();
+    let started = start();
     let out = store.import_records(&batch, &records).await?;
     println!("same file again ({} unchanged): {}", out.unchanged, rate(rows, started));
 
     // Every tenth record changed (frax_major), the rest the same.
     let mut rng = Lcg(42);
     let changed: Vec<Record> = (0..rows).map(|i| generate(i, &mut rng, u64::from(i % 10 == 0))).collect();
-    let started = Instant::now();
+    let started = start();
     let out = store.import_records_dry_run(&changed).await?;
     println!("dry run, 10% changed ({} updated, {} unchanged): {}", out.updated, out.unchanged, rate(rows, started));
-    let started = Instant::now();
+    let started = start();
     let out = store.import_records(&batch, &changed).await?;
     println!("10% changed ({} updated, {} unchanged): {}", out.updated, out.unchanged, rate(rows, started));
 
-    let started = Instant::now();
+    let started = start();
     let mut read = 0;
     store
         .for_each_record_chunk(&RecordFilter::default(), 10_000, |chunk| {

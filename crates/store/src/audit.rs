@@ -11,7 +11,7 @@ pub struct AuditEntry {
     pub at: OffsetDateTime,
     /// The user (free text until the web layer brings accounts).
     pub actor: String,
-    /// `insert`, `update` or `import` (a batch summary).
+    /// `insert`, `update`, `delete` (caseloads) or `import` (a batch summary).
     pub action: String,
     /// `record`, `service`, `caseload`, `opt_out` or `import_batch`.
     pub entity: String,
@@ -21,7 +21,8 @@ pub struct AuditEntry {
     pub batch_id: Option<i64>,
     /// JSON object of the changed fields before (`null` = was empty); `None` for an insert.
     pub before: Option<String>,
-    /// JSON object of the changed fields after (an insert: every non-empty field).
+    /// JSON object of the changed fields after: for an update the new values, for a service or
+    /// caseload insert every non-empty field; `None` for a record insert (see the crate docs).
     pub after: Option<String>,
 }
 

@@ -6,12 +6,19 @@
 //!   [`Record`](flsdb_dataset::Record) becomes a row and back), plus `id`, `version` (optimistic
 //!   concurrency, 1 on insert, +1 per change), `row_hash`, `batch_id`, `created_at`, `updated_at`.
 //! * `audit_log` rows hold `before`/`after` as JSON objects mapping column names to canonical
-//!   text (`null` = empty): an insert has only `after` with every non-empty field, an update has
-//!   both sides with **only the changed fields**, an `import` row summarises its batch. SQLite
-//!   and PostgreSQL triggers reject UPDATE and DELETE (and TRUNCATE on PostgreSQL) of the log.
+//!   text (`null` = empty). An update has both sides with **only the changed fields**; an
+//!   `import` line summarises its batch. A service or caseload insert has `after` with its
+//!   fields. A *record* insert has neither: its values are the row itself, and every later change
+//!   keeps the values it replaces in its `before`, so the history stays complete from the current
+//!   row backwards, while a million-row import does not write every value twice (that doubled
+//!   its time and the database size). SQLite and PostgreSQL triggers reject UPDATE and DELETE
+//!   (and TRUNCATE on PostgreSQL) of the log.
 //! * [`Store::data_version`] is a counter bumped by every committed change (not by no-op
 //!   imports), for cache keys.
 
+mod accounts;
+#[cfg(test)]
+mod accounts_tests;
 mod audit;
 mod db;
 mod mapping;
@@ -20,6 +27,7 @@ mod registry;
 #[cfg(test)]
 mod tests;
 
+pub use accounts::{LoginFailure, Role, SessionInfo, User};
 pub use audit::{AuditEntry, AuditFilter};
 pub use records::{ImportOutcome, NewBatch, RecordFilter};
 pub use registry::Changes;
@@ -80,10 +88,14 @@ pub struct MigrationState {
 
 /// The embedded migrations, `(version, description, sql)`, one list per backend. They must have
 /// the same versions and descriptions (a test checks, and that every file is listed).
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("../migrations/sqlite/0001_initial.sql"))];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("../migrations/postgres/0001_initial.sql"))];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
+    (2, "accounts", include_str!("../migrations/sqlite/0002_accounts.sql")),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
+    (2, "accounts", include_str!("../migrations/postgres/0002_accounts.sql")),
+];
 
 /// How long a SQLite writer waits for another (a large import holds the write lock for seconds).
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -131,7 +143,10 @@ impl Store {
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                    .pragma("cache_size", "-65536")
+                    // 256 MiB of page cache (allocated only as used): a million-row import
+                    // updates four indexes at random places, and misses cost more than memory.
+                    .pragma("cache_size", "-262144")
+                    // Statement journals of the multi-row INSERTs stay in memory.
                     .pragma("temp_store", "memory");
                 SqlitePoolOptions::new().max_connections(4).connect_with(options).await?
             };

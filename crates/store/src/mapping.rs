@@ -7,11 +7,12 @@
 //! dataset's one validation, with test NHS numbers allowed and no "future" limit, since a row was
 //! valid on the day it was stored).
 
-use crate::db::{Kind, Value};
+use crate::db::{Kind, RowRef, Value};
 use crate::{Result, StoreError};
 use flsdb_dataset::values::format_date;
 use flsdb_dataset::{Cells, Field, Record, Validation, parse_record};
-use std::sync::LazyLock;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
 use time::macros::date;
 
 /// How a stored row is re-validated (see the module comment).
@@ -42,7 +43,26 @@ pub(crate) fn kind(field: Field) -> Kind {
     }
 }
 
-fn value(r: &Record, field: Field) -> Value {
+/// Shares one allocation per distinct code text (service codes, code lists, multi-value
+/// combinations: a few hundred texts across a million records); see [`Value::Shared`].
+#[derive(Default)]
+pub(crate) struct Interner(HashMap<String, Arc<str>>);
+
+impl Interner {
+    fn get(&mut self, text: String) -> Arc<str> {
+        if let Some(shared) = self.0.get(&text) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = text.as_str().into();
+        // A bound, in case some text field turns out to hold free text after all.
+        if self.0.len() < 10_000 {
+            self.0.insert(text, shared.clone());
+        }
+        shared
+    }
+}
+
+fn value(r: &Record, field: Field, interner: &mut Interner) -> Value {
     use Field as F;
     match field {
         // Ten digits fit an i64 with room to spare.
@@ -60,16 +80,22 @@ fn value(r: &Record, field: Field) -> Value {
         F::WeightKg => Value::Real(r.weight_kg),
         F::TScore => Value::Real(r.t_score),
         F::FraxMajor => Value::Real(r.frax_major),
-        _ => {
+        // Free text, different in every row.
+        F::LocalId | F::Postcode => {
             let cell = r.cell(field);
             Value::Text((!cell.is_empty()).then_some(cell))
+        }
+        // Codes: the same few texts over and over.
+        _ => {
+            let cell = r.cell(field);
+            Value::Shared((!cell.is_empty()).then(|| interner.get(cell)))
         }
     }
 }
 
 /// The column values of a record, in [`RECORD_COLUMNS`] order.
-pub(crate) fn to_values(r: &Record) -> Vec<Value> {
-    Field::ALL.iter().map(|f| value(r, *f)).collect()
+pub(crate) fn to_values(r: &Record, interner: &mut Interner) -> Vec<Value> {
+    Field::ALL.iter().map(|f| value(r, *f, interner)).collect()
 }
 
 /// The canonical (export) text of a stored record value; empty when missing.
@@ -84,6 +110,7 @@ pub(crate) fn cell_text(field: Field, v: &Value) -> String {
 pub(crate) fn plain_text(v: &Value) -> String {
     match v {
         Value::Text(s) => s.clone().unwrap_or_default(),
+        Value::Shared(s) => s.as_deref().map(str::to_owned).unwrap_or_default(),
         Value::Int(n) => n.map(|n| n.to_string()).unwrap_or_default(),
         // f64's Display is the shortest text that reads back to the same number, never with an
         // exponent: exactly what `Record::cell` writes and `parse_decimal` reads.
@@ -93,10 +120,19 @@ pub(crate) fn plain_text(v: &Value) -> String {
     }
 }
 
-/// Rebuilds a record from its column values (in [`RECORD_COLUMNS`] order).
-pub(crate) fn to_record(values: &[Value]) -> Result<Record> {
-    let texts: Vec<String> = Field::ALL.iter().zip(values).map(|(f, v)| cell_text(*f, v)).collect();
-    let cells: Cells<'_> = std::array::from_fn(|i| texts.get(i).map_or("", String::as_str));
+/// Rebuilds a record from the record columns of `row`, which start at column `first`.
+pub(crate) fn record_from_row(row: &dyn RowRef, first: usize) -> Result<Record> {
+    // Typed values become their canonical text here; text columns are used where they lie.
+    let mut owned: [String; Field::COUNT] = std::array::from_fn(|_| String::new());
+    for (i, kind) in RECORD_KINDS.iter().enumerate() {
+        if *kind != Kind::Text {
+            owned[i] = cell_text(Field::ALL[i], &row.value(first + i, *kind)?);
+        }
+    }
+    let mut cells: Cells<'_> = [""; Field::COUNT];
+    for (i, kind) in RECORD_KINDS.iter().enumerate() {
+        cells[i] = if *kind == Kind::Text { row.text(first + i)?.unwrap_or("") } else { &owned[i] };
+    }
     parse_record(&cells, STORED).map(|valid| valid.record).map_err(|problems| StoreError::InvalidStored {
         entity: "record",
         key: format!("{}/{}", cells[0], cells[1]),
@@ -118,7 +154,12 @@ pub(crate) fn row_hash(values: &[Value]) -> i64 {
     for v in values {
         match v {
             v if v.is_null() => eat(&[0]),
+            // Shared text is text: it hashes the same.
             Value::Text(Some(s)) => {
+                eat(&[1]);
+                eat(s.as_bytes());
+            }
+            Value::Shared(Some(s)) => {
                 eat(&[1]);
                 eat(s.as_bytes());
             }
@@ -177,17 +218,6 @@ pub(crate) fn json_object<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)
     }
     out.push('}');
     out
-}
-
-/// The audit `after` of a new record: every field that has a value.
-pub(crate) fn record_inserted_json(values: &[Value]) -> String {
-    let texts: Vec<(&str, String)> = Field::ALL
-        .iter()
-        .zip(values)
-        .filter(|(_, v)| !v.is_null())
-        .map(|(f, v)| (f.name(), cell_text(*f, v)))
-        .collect();
-    json_object(texts.iter().map(|(n, t)| (*n, t.as_str())))
 }
 
 /// The audit `before` and `after` of a changed record; `None` when nothing differs.

@@ -1,6 +1,8 @@
 -- flsdb schema version 1 (SQLite). Keep in step with migrations/postgres/0001_initial.sql: same
--- tables, columns and constraints; only the types differ (dates are ISO text here, timestamps
--- RFC 3339 text, decimals REAL). Record columns are named after the dataset's canonical fields.
+-- tables, columns and constraints; only the types differ: dates are ISO `YYYY-MM-DD` text here
+-- (declared TEXT, not DATE: DATE has numeric affinity, and SQLite would try to read every date as
+-- a number), timestamps RFC 3339 text, decimals REAL. Record columns are named after the
+-- dataset's canonical fields.
 
 -- One row: a counter bumped by every change, for cache keys.
 CREATE TABLE store_meta (
@@ -54,14 +56,14 @@ CREATE TABLE records (
     service_code TEXT NOT NULL REFERENCES services (service_code),
     local_id TEXT NOT NULL,
     nhs_number INTEGER,
-    date_of_birth DATE NOT NULL,
+    date_of_birth TEXT NOT NULL,
     sex TEXT,
     postcode TEXT,
     care_home TEXT,
-    fls_contact_date DATE,
-    fls_assessment_date DATE,
+    fls_contact_date TEXT,
+    fls_assessment_date TEXT,
     admitted TEXT,
-    fracture_date DATE NOT NULL,
+    fracture_date TEXT NOT NULL,
     fracture_identification TEXT,
     fracture_site TEXT NOT NULL,
     other_fracture_sites TEXT,
@@ -73,25 +75,25 @@ CREATE TABLE records (
     on_bone_therapy TEXT,
     falls_history TEXT,
     dxa TEXT,
-    dxa_date DATE,
+    dxa_date TEXT,
     t_score REAL,
     frax_major REAL,
     bone_therapy_recommended TEXT,
     calcium_vitd_recommended TEXT,
     falls_assessment TEXT,
     followup16 TEXT,
-    followup16_date DATE,
+    followup16_date TEXT,
     followup16_by TEXT,
     therapy_16w TEXT,
     strength_balance_16w TEXT,
     calcium_vitd_16w TEXT,
     followup52 TEXT,
-    followup52_date DATE,
+    followup52_date TEXT,
     followup52_by TEXT,
     therapy_52w TEXT,
     refractures SMALLINT CHECK (refractures BETWEEN 0 AND 20),
     refracture_sites TEXT,
-    death_date DATE,
+    death_date TEXT,
     version INTEGER NOT NULL DEFAULT 1,
     row_hash INTEGER NOT NULL,
     batch_id INTEGER REFERENCES import_batches (id),
