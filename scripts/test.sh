@@ -45,4 +45,28 @@ if [ -z "${FLSDB_TEST_POSTGRES_URL:-}" ]; then
 fi
 [ -n "${FLSDB_TEST_POSTGRES_URL:-}" ] && echo "test.sh: PostgreSQL tests use $FLSDB_TEST_POSTGRES_URL" >&2
 
+# poppler-utils (pdftotext, pdftoppm): the report tests read the PDFs back and render pages to
+# target/test-artifacts/. Installed under CI (or with FLSDB_INSTALL_POPPLER=1); elsewhere the PDF
+# text checks are skipped with a message when it is missing, and fail under CI=true.
+if ! command -v pdftotext >/dev/null 2>&1; then
+    if [ "${CI:-}" = "true" ] || [ "${FLSDB_INSTALL_POPPLER:-}" = "1" ]; then
+        echo "test.sh: installing poppler-utils (Debian package)" >&2
+        apt-get install -y -qq poppler-utils >/dev/null 2>&1 \
+            || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; }
+    else
+        echo "test.sh: no pdftotext (poppler-utils): PDF text checks of the report tests are SKIPPED" >&2
+    fi
+fi
+
+# Browser tests (crates/web/tests/browser.rs) need Debian's chromium and chromium-driver; under CI
+# they are installed when missing, elsewhere the tests say they are skipped.
+if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
+    if [ "${CI:-}" = "true" ] || [ "${FLSDB_INSTALL_CHROMIUM:-}" = "1" ]; then
+        echo "test.sh: installing chromium and chromium-driver (Debian packages)" >&2
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    else
+        echo "test.sh: no chromium/chromedriver: browser tests are SKIPPED (FLSDB_INSTALL_CHROMIUM=1 installs them)" >&2
+    fi
+fi
+
 cargo test --workspace --locked "$@"

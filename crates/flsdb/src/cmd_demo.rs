@@ -1,6 +1,6 @@
 //! `flsdb demo`: a ready-to-explore audit on synthetic data, in one command.
 
-use crate::cmd_import::{ImportRequest, Mode, import_records_file};
+use crate::cmd_import::{ImportRequest, import_records_file};
 use crate::cmd_synth::write_synthetic;
 use crate::context::{local_today, open_store, runtime};
 use anyhow::Context;
@@ -21,6 +21,50 @@ pub struct Demo {
     /// Synthetic records to generate on first run.
     #[arg(long, default_value_t = 60_000)]
     records: usize,
+    /// Where the web application listens once the demo is built.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    bind: String,
+    /// Only build the demo data and users; do not start the web application.
+    #[arg(long)]
+    no_serve: bool,
+}
+
+/// The demo accounts: (name, role, password). Fixed, printed, and only ever in the demo database.
+const DEMO_USERS: [(&str, flsdb_store::Role, &str); 5] = [
+    ("admin", flsdb_store::Role::NationalAdmin, "demo-admin-password"),
+    ("clinician", flsdb_store::Role::Clinician, "demo-clinician-password"),
+    ("lead", flsdb_store::Role::ServiceLead, "demo-lead-password"),
+    ("commissioner", flsdb_store::Role::Commissioner, "demo-commissioner-password"),
+    ("analyst", flsdb_store::Role::Analyst, "demo-analyst-password"),
+];
+
+/// Creates the demo accounts that do not exist yet and prints every one with its password.
+async fn demo_users(store: &flsdb_store::Store, services: &[flsdb_dataset::Service]) -> anyhow::Result<()> {
+    let first = services.first().context("the demo has no services")?;
+    let commissioned: Vec<_> = services
+        .iter()
+        .filter(|s| s.commissioner.is_some() && s.commissioner == first.commissioner)
+        .map(|s| s.code.clone())
+        .collect();
+    println!("\nDemo users (demo passwords; this database only):");
+    for (name, role, password) in DEMO_USERS {
+        let scope = match role {
+            flsdb_store::Role::Clinician | flsdb_store::Role::ServiceLead => vec![first.code.clone()],
+            flsdb_store::Role::Commissioner => commissioned.clone(),
+            _ => Vec::new(),
+        };
+        if store.user(name).await?.is_none() {
+            let hash = flsdb_web::auth::hash_password(password)?;
+            store.create_user("demo", name, role, &hash, &scope).await?;
+        }
+        let list = if scope.is_empty() {
+            "all services".to_owned()
+        } else {
+            scope.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        };
+        println!("  {name:<13} {password:<27} {role} ({list})");
+    }
+    Ok(())
 }
 
 pub fn run(args: Demo) -> anyhow::Result<ExitCode> {
@@ -46,15 +90,16 @@ pub fn run(args: Demo) -> anyhow::Result<ExitCode> {
             store.add_opt_outs("demo", &opt_outs.into_iter().collect::<Vec<_>>()).await?;
             let request = ImportRequest {
                 file: data.join("records.csv"),
+                file_name: None,
                 sheet: None,
                 allow_unknown_columns: false,
                 validation: Validation { today, allow_test_nhs_numbers: true },
-                mode: Mode::AllOrNothing,
+                mode: flsdb_import::Mode::AllOrNothing,
                 dry_run: false,
                 actor: "demo".into(),
-                errors_out: None,
+                permitted: None,
             };
-            let report = import_records_file(&store, &request).await?;
+            let report = import_records_file(&store, &request, None).await?;
             eprintln!("demo database {}: {}", db.display(), report.summary_line());
         } else {
             eprintln!("reusing the demo database {}", db.display());
@@ -89,7 +134,15 @@ pub fn run(args: Demo) -> anyhow::Result<ExitCode> {
             "\nExplore further: flsdb kpi --db {db_url} --year {} --format table, or flsdb spc --db {db_url} --service CODE --kpi kpi4",
             period.from().year()
         );
-        anyhow::Ok(())
+        demo_users(&store, &services).await?;
+        if args.no_serve {
+            return anyhow::Ok(());
+        }
+        let config = flsdb_web::Config { allow_test_nhs_numbers: true, ..Default::default() };
+        crate::cmd_serve::serve(store, config, &args.bind, |url| {
+            println!("\nThe web application is at {url} (Ctrl-C to stop)");
+        })
+        .await
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -41,10 +41,10 @@ pub fn run(export: Export) -> anyhow::Result<ExitCode> {
     };
     let records = runtime()?.block_on(async {
         let store = open_store(&args.db.db).await?;
-        if let Some(code) = &service {
-            if !store.services().await?.iter().any(|s| &s.code == code) {
-                anyhow::bail!("service {code} is not in the organisation registry");
-            }
+        if let Some(code) = &service
+            && !store.services().await?.iter().any(|s| &s.code == code)
+        {
+            anyhow::bail!("service {code} is not in the organisation registry");
         }
         let filter = flsdb_store::RecordFilter { service, ..Default::default() };
         Ok(store.records(&filter).await?)

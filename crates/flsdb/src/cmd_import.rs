@@ -2,9 +2,10 @@
 
 use crate::checking::check_file;
 use crate::context::{DbArgs, RuleArgs, default_actor, open_store, runtime};
+use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
-use flsdb_dataset::Record;
-use flsdb_tabular::{RowChecker, RowSource, read_caseloads, read_opt_outs, read_services};
+pub use flsdb_import::{ImportReport, ImportRequest};
+use flsdb_tabular::{read_caseloads, read_opt_outs, read_services};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -119,108 +120,60 @@ fn actor(as_user: &Option<String>) -> String {
 
 async fn records(args: RecordsImport) -> anyhow::Result<ExitCode> {
     let store = open_store(&args.db.db).await?;
+    // A named user may only submit for their services (unless national admin); without
+    // --as-user the operator at the command line is trusted.
+    let permitted = match &args.as_user {
+        None => None,
+        Some(name) => {
+            let user = store.user(name).await?;
+            let user = user.with_context(|| format!("no user {name}: create it with flsdb user add"))?;
+            (!user.role.all_services()).then(|| user.services.into_iter().collect::<HashSet<_>>())
+        }
+    };
     let request = ImportRequest {
         file: args.file.clone(),
+        file_name: None,
         sheet: args.sheet.clone(),
         allow_unknown_columns: args.allow_unknown_columns,
         validation: args.rules.validation(),
-        mode: args.mode,
+        mode: args.mode.into(),
         dry_run: args.dry_run,
         actor: actor(&args.as_user),
-        errors_out: args.errors_out.clone(),
+        permitted,
     };
-    let report = import_records_file(&store, &request).await?;
+    let report = import_records_file(&store, &request, args.errors_out.as_deref()).await?;
     println!("{}", report.summary_line());
     Ok(if report.refused { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-/// One records import, as the CLI and the demo run it.
-pub struct ImportRequest {
-    pub file: PathBuf,
-    pub sheet: Option<String>,
-    pub allow_unknown_columns: bool,
-    pub validation: flsdb_dataset::Validation,
-    pub mode: Mode,
-    pub dry_run: bool,
-    pub actor: String,
-    pub errors_out: Option<PathBuf>,
-}
-
-pub struct ImportReport {
-    pub outcome: flsdb_store::ImportOutcome,
-    pub rejected: u64,
-    pub warnings: u64,
-    /// All-or-nothing found invalid rows, so nothing was written.
-    pub refused: bool,
-}
-
-impl ImportReport {
-    /// The line scripts read.
-    pub fn summary_line(&self) -> String {
-        let o = &self.outcome;
-        format!(
-            "inserted {}, updated {}, unchanged {}, rejected {}, warnings {}",
-            o.inserted, o.updated, o.unchanged, self.rejected, self.warnings
-        )
+impl From<Mode> for flsdb_import::Mode {
+    fn from(mode: Mode) -> Self {
+        match mode {
+            Mode::AllOrNothing => flsdb_import::Mode::AllOrNothing,
+            Mode::ValidRows => flsdb_import::Mode::ValidRows,
+        }
     }
 }
 
-impl ImportRequest {
-    fn source(&self) -> anyhow::Result<RowSource> {
-        Ok(match &self.sheet {
-            Some(sheet) => RowSource::xlsx(&self.file, Some(sheet), self.allow_unknown_columns)?,
-            None => RowSource::open(&self.file, self.allow_unknown_columns)?,
-        })
-    }
-}
-
-/// Checks the whole file (pass 1), then, unless all-or-nothing found a bad row, reads it again and
-/// streams the accepted records into one transaction (pass 2), so memory stays flat however large
-/// the file is and a failure at any point leaves the database as it was.
-pub async fn import_records_file(store: &flsdb_store::Store, request: &ImportRequest) -> anyhow::Result<ImportReport> {
-    let registered: HashSet<_> = store.services().await?.into_iter().map(|s| s.code).collect();
-    if registered.is_empty() {
-        anyhow::bail!("the organisation registry is empty: load services first (flsdb import services FILE)");
-    }
-    let checker = RowChecker { validation: request.validation, registered, permitted: None };
-
+/// The two-pass import of `flsdb_import`, with the command line's progress bar and report.
+pub async fn import_records_file(
+    store: &flsdb_store::Store,
+    request: &ImportRequest,
+    errors_out: Option<&std::path::Path>,
+) -> anyhow::Result<ImportReport> {
+    let checker = request.checker(store).await?;
     let summary = check_file(request.source()?, &checker, &request.file);
-    summary.report(request.errors_out.as_deref())?;
-    let mut report = ImportReport {
-        outcome: flsdb_store::ImportOutcome::default(),
-        rejected: summary.rejected,
-        warnings: summary.warnings,
-        refused: summary.rejected > 0 && request.mode == Mode::AllOrNothing,
-    };
+    summary.report(errors_out)?;
+    let refused = summary.rejected > 0 && request.mode == flsdb_import::Mode::AllOrNothing;
+    let mut report = ImportReport { outcome: flsdb_store::ImportOutcome::default(), summary, refused };
     if report.refused {
         eprintln!(
             "{} of {} rows are invalid or ineligible: nothing was written (fix them, or import with --mode valid-rows)",
-            summary.rejected, summary.rows
+            report.summary.rejected, report.summary.rows
         );
         return Ok(report);
     }
-
-    let source = request.source()?;
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<Record>(8192);
-    let reader = std::thread::spawn(move || {
-        source.check_each(&checker, |row| {
-            if let Some(record) = row.record {
-                // A closed channel means the store gave up; its error is reported below.
-                let _ = sender.send(record);
-            }
-        })
-    });
-    let batch = flsdb_store::NewBatch {
-        actor: request.actor.clone(),
-        file_name: Some(request.file.display().to_string()),
-        mode: format!("{:?} {:?}", flsdb_tabular::Format::from_path(&request.file), request.mode).to_lowercase(),
-    };
-    report.outcome = if request.dry_run {
-        store.import_records_dry_run(receiver).await?
-    } else {
-        store.import_records(&batch, receiver).await?
-    };
-    reader.join().map_err(|_| anyhow::anyhow!("the file reader stopped unexpectedly"))?;
+    report.outcome = flsdb_import::write_pass(store, request, checker).await?;
     if request.dry_run {
         eprintln!("dry run: nothing was written");
     }

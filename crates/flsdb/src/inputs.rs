@@ -129,6 +129,16 @@ impl Inputs {
     /// Feeds every record of the period to the engine: a file is checked on both cores (invalid
     /// rows are left out and summarised), a database is read in chunks.
     pub async fn accumulate<'e>(&self, engine: &'e Engine<'e>) -> anyhow::Result<(Partial<'e>, Option<CheckSummary>)> {
+        self.accumulate_with(engine, &|_| {}).await
+    }
+
+    /// [`Inputs::accumulate`], also showing every valid record read to `each` (on any thread),
+    /// e.g. to fingerprint the data a report is built from.
+    pub async fn accumulate_with<'e>(
+        &self,
+        engine: &'e Engine<'e>,
+        each: &(dyn Fn(&Record) + Sync),
+    ) -> anyhow::Result<(Partial<'e>, Option<CheckSummary>)> {
         match &self.from {
             From::File { path, checker } => {
                 let source = RowSource::open(path, false)?;
@@ -139,6 +149,7 @@ impl Inputs {
                     || (engine.partial(), CheckSummary::default()),
                     |(partial, summary), row| {
                         if let Some(record) = &row.record {
+                            each(record);
                             partial.add(record);
                         }
                         summary.add(row);
@@ -165,7 +176,10 @@ impl Inputs {
                 let mut partial = engine.partial();
                 store
                     .for_each_record_chunk(&filter, 20_000, |chunk: Vec<Record>| {
-                        chunk.iter().for_each(|r| partial.add(r));
+                        chunk.iter().for_each(|r| {
+                            each(r);
+                            partial.add(r)
+                        });
                         Ok::<(), flsdb_store::StoreError>(())
                     })
                     .await?;

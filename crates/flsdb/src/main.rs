@@ -6,8 +6,11 @@ mod cmd_demo;
 mod cmd_export;
 mod cmd_import;
 mod cmd_kpi;
+mod cmd_report;
+mod cmd_serve;
 mod cmd_spc;
 mod cmd_synth;
+mod cmd_user;
 mod context;
 mod inputs;
 
@@ -47,6 +50,14 @@ enum Command {
     Spc(cmd_spc::Spc),
     /// Write realistic synthetic data (records.csv, services.csv, opt_outs.txt) for tests and demos.
     Synth(cmd_synth::Synth),
+    /// Annual, commissioner and service reports, and benchmark tables.
+    #[command(subcommand)]
+    Report(cmd_report::Report),
+    /// Run the web application.
+    Serve(cmd_serve::Serve),
+    /// Manage web accounts.
+    #[command(subcommand)]
+    User(cmd_user::User),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +74,9 @@ fn main() -> ExitCode {
         Command::Synth(synth) => cmd_synth::run(synth),
         Command::Kpi(kpi) => cmd_kpi::run(kpi),
         Command::Spc(spc) => cmd_spc::run(spc),
+        Command::Report(report) => cmd_report::run(report),
+        Command::Serve(serve) => cmd_serve::run(serve),
+        Command::User(user) => cmd_user::run(user),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,217 @@
+//! The records import, shared by `flsdb import records`, `flsdb demo` and the web upload: pass 1
+//! checks every row of the file on two cores and keeps only the problems; unless all-or-nothing
+//! found a bad row, pass 2 reads the file again and streams the accepted records into ONE store
+//! transaction, so memory stays flat however large the file is and a failure at any point leaves
+//! the database as it was. Printing and progress bars are the caller's business.
+
+use flsdb_dataset::{Record, ServiceCode, Severity};
+use flsdb_tabular::{CheckedRow, RowChecker, RowError, RowSource, check_parallel};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+/// Everything that stops an import (a bad row is not an error: it is in the report).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error(transparent)]
+    File(#[from] flsdb_tabular::FileError),
+    #[error(transparent)]
+    Store(#[from] flsdb_store::StoreError),
+    #[error("the organisation registry is empty: load services first (flsdb import services FILE)")]
+    NoServices,
+    #[error("the file reader stopped unexpectedly")]
+    Reader,
+}
+
+/// What the checking pass learns about a file.
+#[derive(Clone, Debug, Default)]
+pub struct CheckSummary {
+    pub rows: u64,
+    pub rejected: u64,
+    pub warnings: u64,
+    /// Every error and warning, by row.
+    pub problems: Vec<RowError>,
+}
+
+impl CheckSummary {
+    pub fn add(&mut self, row: CheckedRow) {
+        self.rows += 1;
+        self.rejected += u64::from(row.record.is_none());
+        self.warnings += row.warnings() as u64;
+        self.problems.extend(row.problems);
+    }
+
+    pub fn merge(mut parts: Vec<CheckSummary>) -> CheckSummary {
+        let mut all = parts.pop().unwrap_or_default();
+        for part in parts {
+            all.rows += part.rows;
+            all.rejected += part.rejected;
+            all.warnings += part.warnings;
+            all.problems.extend(part.problems);
+        }
+        all.problems.sort_by_key(|p| p.row);
+        all
+    }
+}
+
+impl CheckSummary {
+    /// Shows the first problems on stderr (the command line's report) and writes all of them to
+    /// `errors_out` as the error CSV.
+    pub fn report(&self, errors_out: Option<&Path>) -> Result<(), ImportError> {
+        const SHOWN: usize = 30;
+        let rejecting: Vec<&RowError> = self.problems.iter().filter(|p| p.severity.rejects()).collect();
+        for p in rejecting.iter().take(SHOWN) {
+            let kind = if p.severity == Severity::Ineligible { "ineligible" } else { "error" };
+            let who =
+                if p.local_id.is_empty() { String::new() } else { format!(" ({} {})", p.service_code, p.local_id) };
+            eprintln!("row {}{who}: {kind}: {}", p.row, p.message);
+        }
+        let where_all = match errors_out {
+            Some(path) => format!("all are in {}", path.display()),
+            None => "use --errors-out FILE to get them all".to_owned(),
+        };
+        if rejecting.len() > SHOWN {
+            eprintln!("… and {} more errors ({where_all})", rejecting.len() - SHOWN);
+        }
+        // Warnings do not block, and a large file has many: count them by rule.
+        let mut by_rule = std::collections::BTreeMap::<&str, u64>::new();
+        for p in self.problems.iter().filter(|p| p.severity == Severity::Warning) {
+            *by_rule.entry(p.rule.as_str()).or_default() += 1;
+        }
+        if !by_rule.is_empty() {
+            let counts: Vec<String> = by_rule.iter().map(|(rule, n)| format!("{rule} {n}")).collect();
+            eprintln!("warnings (accepted): {} ({where_all})", counts.join(", "));
+        }
+        if let Some(path) = errors_out {
+            let file = std::fs::File::create(path).map_err(|e| flsdb_tabular::FileError::Write {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            flsdb_tabular::write_errors_csv(std::io::BufWriter::new(file), &self.problems)?;
+        }
+        Ok(())
+    }
+}
+
+/// Pass 1 of an import (and all of `check`): every row checked, only problems kept.
+/// `on_row` is called with the running count of rows checked (for progress displays).
+pub fn check_file(source: RowSource, checker: &RowChecker, on_row: &(dyn Fn(u64) + Sync)) -> CheckSummary {
+    let seen = std::sync::atomic::AtomicU64::new(0);
+    CheckSummary::merge(check_parallel(source, checker, 2, CheckSummary::default, |s, row| {
+        s.add(row);
+        on_row(seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+    }))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Write nothing if any row is invalid.
+    AllOrNothing,
+    /// Write the valid rows and report the rest.
+    ValidRows,
+}
+
+/// One records import.
+#[derive(Clone, Debug)]
+pub struct ImportRequest {
+    pub file: PathBuf,
+    /// The name shown for the file (an upload's original name); `file` when `None`.
+    pub file_name: Option<String>,
+    pub sheet: Option<String>,
+    pub allow_unknown_columns: bool,
+    pub validation: flsdb_dataset::Validation,
+    pub mode: Mode,
+    pub dry_run: bool,
+    pub actor: String,
+    /// The services the submitter may submit for; `None` for all.
+    pub permitted: Option<HashSet<ServiceCode>>,
+}
+
+/// What an import found and did.
+#[derive(Clone, Debug, Default)]
+pub struct ImportReport {
+    pub outcome: flsdb_store::ImportOutcome,
+    pub summary: CheckSummary,
+    /// All-or-nothing found invalid rows, so nothing was written.
+    pub refused: bool,
+}
+
+impl ImportReport {
+    /// The line scripts read.
+    pub fn summary_line(&self) -> String {
+        let o = &self.outcome;
+        format!(
+            "inserted {}, updated {}, unchanged {}, rejected {}, warnings {}",
+            o.inserted, o.updated, o.unchanged, self.summary.rejected, self.summary.warnings
+        )
+    }
+}
+
+impl ImportRequest {
+    pub fn source(&self) -> Result<RowSource, ImportError> {
+        Ok(match &self.sheet {
+            Some(sheet) => RowSource::xlsx(&self.file, Some(sheet), self.allow_unknown_columns)?,
+            None => RowSource::open(&self.file, self.allow_unknown_columns)?,
+        })
+    }
+
+    /// The checker for this request against the registered services.
+    pub async fn checker(&self, store: &flsdb_store::Store) -> Result<RowChecker, ImportError> {
+        let registered: HashSet<_> = store.services().await?.into_iter().map(|s| s.code).collect();
+        if registered.is_empty() {
+            return Err(ImportError::NoServices);
+        }
+        Ok(RowChecker { validation: self.validation, registered, permitted: self.permitted.clone() })
+    }
+}
+
+/// Pass 1 (check) then, unless refused, pass 2 (write, or count for a dry run).
+/// `on_row` sees the running row count of pass 1.
+pub async fn import_records_file(
+    store: &flsdb_store::Store,
+    request: &ImportRequest,
+    on_row: &(dyn Fn(u64) + Sync),
+) -> Result<ImportReport, ImportError> {
+    let checker = request.checker(store).await?;
+    let summary = check_file(request.source()?, &checker, on_row);
+    let refused = summary.rejected > 0 && request.mode == Mode::AllOrNothing;
+    let mut report = ImportReport { outcome: flsdb_store::ImportOutcome::default(), summary, refused };
+    if report.refused {
+        return Ok(report);
+    }
+    report.outcome = write_pass(store, request, checker).await?;
+    Ok(report)
+}
+
+/// Pass 2 alone: reads the file again and streams its accepted records into the store.
+pub async fn write_pass(
+    store: &flsdb_store::Store,
+    request: &ImportRequest,
+    checker: RowChecker,
+) -> Result<flsdb_store::ImportOutcome, ImportError> {
+    let source = request.source()?;
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Record>(8192);
+    let reader = std::thread::spawn(move || {
+        source.check_each(&checker, |row| {
+            if let Some(record) = row.record {
+                // A closed channel means the store gave up; its error is reported below.
+                let _ = sender.send(record);
+            }
+        })
+    });
+    let name = request.file_name.clone().unwrap_or_else(|| request.file.display().to_string());
+    let batch = flsdb_store::NewBatch {
+        actor: request.actor.clone(),
+        file_name: Some(name.clone()),
+        mode: format!("{:?} {:?}", flsdb_tabular::Format::from_path(std::path::Path::new(&name)), request.mode)
+            .to_lowercase(),
+    };
+    let outcome = if request.dry_run {
+        store.import_records_dry_run(receiver).await
+    } else {
+        store.import_records(&batch, receiver).await
+    };
+    let joined = reader.join();
+    let outcome = outcome?;
+    joined.map_err(|_| ImportError::Reader)?;
+    Ok(outcome)
+}
