@@ -1,14 +1,18 @@
-//! Tests of the account functions, on SQLite always and on PostgreSQL when
-//! `FLSDB_TEST_POSTGRES_URL` is set (a fresh database per test; under `CI` a missing URL fails),
-//! as in `tests.rs`.
+//! Tests of the account functions, on both backends through `tests.rs`'s harness.
 
 use super::*;
 use flsdb_dataset::{Service, ServiceCode};
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 fn code(s: &str) -> ServiceCode {
     ServiceCode::parse(s).expect("code")
+}
+
+/// Runs an account test body on a store whose registry holds BNT and XYZ (the backend harness is
+/// `tests.rs`'s, so both test files create and drop databases the same way).
+async fn with_registry<Fut: Future<Output = ()>>(store: Store, body: fn(Store) -> Fut) {
+    with_services(&store).await;
+    body(store).await
 }
 
 async fn with_services(store: &Store) {
@@ -19,63 +23,17 @@ async fn with_services(store: &Store) {
     store.upsert_services("tester", &services).await.expect("services");
 }
 
-async fn run_sqlite<F, Fut>(body: F)
-where
-    F: FnOnce(Store) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::connect(&format!("sqlite:{}", dir.path().join("a.db").display())).await.expect("sqlite");
-    with_services(&store).await;
-    body(store.clone()).await;
-    store.close().await;
-}
-
-async fn run_postgres<F, Fut>(body: F)
-where
-    F: FnOnce(Store) -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let admin_url = match std::env::var("FLSDB_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => url,
-        _ if std::env::var_os("CI").is_some() => panic!("CI is set but FLSDB_TEST_POSTGRES_URL is not"),
-        _ => {
-            eprintln!("skipping the PostgreSQL half: set FLSDB_TEST_POSTGRES_URL");
-            return;
-        }
-    };
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-    let name = format!("flsdb_acct_{}_{nanos}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-    let admin = sqlx::PgPool::connect(&admin_url).await.expect("connect to PostgreSQL");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create");
-    let (base, _) = admin_url.rsplit_once('/').expect("url with a database");
-    let url = format!("{base}/{name}");
-    let outcome = tokio::spawn(async move {
-        let store = Store::connect(&url).await.expect("connect");
-        with_services(&store).await;
-        body(store.clone()).await;
-        store.close().await;
-    })
-    .await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).execute(&admin).await.expect("drop");
-    admin.close().await;
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
-}
-
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         $(
             mod $name {
                 #[tokio::test]
                 async fn sqlite() {
-                    super::run_sqlite(super::bodies::$name).await
+                    crate::tests::run_sqlite(|store, _| super::with_registry(store, super::bodies::$name)).await
                 }
                 #[tokio::test]
                 async fn postgres() {
-                    super::run_postgres(super::bodies::$name).await
+                    crate::tests::run_postgres(|store, _| super::with_registry(store, super::bodies::$name)).await
                 }
             }
         )*

@@ -122,7 +122,7 @@ impl Store {
 // ---------------------------------------------------------------------------------------------
 // Backends
 
-async fn run_sqlite<F, Fut>(body: F)
+pub(crate) async fn run_sqlite<F, Fut>(body: F)
 where
     F: FnOnce(Store, String) -> Fut,
     Fut: Future<Output = ()>,
@@ -163,7 +163,7 @@ fn with_database(url: &str, name: &str) -> String {
     }
 }
 
-async fn run_postgres<F, Fut>(body: F)
+pub(crate) async fn run_postgres<F, Fut>(body: F)
 where
     F: FnOnce(Store, String) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
