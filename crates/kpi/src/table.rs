@@ -176,17 +176,12 @@ pub fn to_table(report: &Report, options: &TableOptions) -> String {
     let rows: Vec<Row<'_>> = report.rows().into_iter().filter(|r| options.levels.contains(&r.level)).collect();
     let main: Vec<&KpiColumn> =
         report.columns.iter().filter(|c| !matches!(c.kind, ColumnKind::Inputs { .. })).collect();
-    let mut header: Vec<String> = ["level", "code", "name", "records"].map(str::to_owned).to_vec();
+    let mut header: Vec<String> = LEADING_COLUMNS.map(str::to_owned).to_vec();
     header.extend(main.iter().map(|c| c.id.clone()));
     let body: Vec<Vec<Cell>> = rows
         .iter()
         .map(|r| {
-            let mut cells = vec![
-                Cell::left(r.level.as_str()),
-                Cell::left(r.code.unwrap_or_default()),
-                Cell::left(r.name),
-                Cell::right(count(&r.records), None),
-            ];
+            let mut cells = leading_cells(r);
             cells.extend(main.iter().map(|c| kpi_cell(r.kpis.get(&c.id))));
             cells
         })
@@ -200,17 +195,12 @@ pub fn to_table(report: &Report, options: &TableOptions) -> String {
             "\n{}: {} (% of each KPI's denominator records with all input fields)",
             column.id, column.name
         );
-        let mut header: Vec<String> = ["level", "code", "name", "records"].map(str::to_owned).to_vec();
+        let mut header: Vec<String> = LEADING_COLUMNS.map(str::to_owned).to_vec();
         header.extend(of.iter().cloned());
         let body: Vec<Vec<Cell>> = rows
             .iter()
             .map(|r| {
-                let mut cells = vec![
-                    Cell::left(r.level.as_str()),
-                    Cell::left(r.code.unwrap_or_default()),
-                    Cell::left(r.name),
-                    Cell::right(count(&r.records), None),
-                ];
+                let mut cells = leading_cells(r);
                 let entries = match r.kpis.get(&column.id) {
                     Some(KpiValue::Inputs(e)) => e.as_slice(),
                     _ => &[],
@@ -264,4 +254,16 @@ mod tests {
         assert_eq!(format_percent(6.25), "6.3");
         assert_eq!(format_percent(120.04), "120.0");
     }
+}
+
+/// The columns every table starts with, before its KPI columns.
+const LEADING_COLUMNS: [&str; 4] = ["level", "code", "name", "records"];
+
+fn leading_cells(r: &Row<'_>) -> Vec<Cell> {
+    vec![
+        Cell::left(r.level.as_str()),
+        Cell::left(r.code.unwrap_or_default()),
+        Cell::left(r.name),
+        Cell::right(count(&r.records), None),
+    ]
 }
