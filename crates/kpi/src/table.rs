@@ -237,6 +237,18 @@ pub fn to_table(report: &Report, options: &TableOptions) -> String {
     out
 }
 
+/// The columns every table starts with, before its KPI columns.
+const LEADING_COLUMNS: [&str; 4] = ["level", "code", "name", "records"];
+
+fn leading_cells(r: &Row<'_>) -> Vec<Cell> {
+    vec![
+        Cell::left(r.level.as_str()),
+        Cell::left(r.code.unwrap_or_default()),
+        Cell::left(r.name),
+        Cell::right(count(&r.records), None),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,16 +266,4 @@ mod tests {
         assert_eq!(format_percent(6.25), "6.3");
         assert_eq!(format_percent(120.04), "120.0");
     }
-}
-
-/// The columns every table starts with, before its KPI columns.
-const LEADING_COLUMNS: [&str; 4] = ["level", "code", "name", "records"];
-
-fn leading_cells(r: &Row<'_>) -> Vec<Cell> {
-    vec![
-        Cell::left(r.level.as_str()),
-        Cell::left(r.code.unwrap_or_default()),
-        Cell::left(r.name),
-        Cell::right(count(&r.records), None),
-    ]
 }
