@@ -87,21 +87,8 @@ fn reimport_is_unchanged_and_a_changed_row_updates() {
 #[test]
 fn export_then_import_reports_everything_unchanged() {
     let ws = Workspace::new();
-    let data = ws.path("data");
-    let data_str = data.to_str().expect("utf-8 path");
-    ws.ok(&[
-        "synth",
-        "--records",
-        "3000",
-        "--services",
-        "12",
-        "--seed",
-        "7",
-        "--as-of",
-        "2024-06-30",
-        "--out",
-        data_str,
-    ]);
+    let data = ws.synth(3000, 7);
+    let data_str = data.as_str();
     ws.ok(&["import", "services", &format!("{data_str}/services.csv")]);
     let first = ws.ok(&["import", "records", &format!("{data_str}/records.csv")]);
     assert!(first.trim().starts_with("inserted 3000, updated 0, unchanged 0, rejected 0"), "{first}");
@@ -135,21 +122,8 @@ fn bad_files_get_a_clear_message_and_change_nothing() {
 #[test]
 fn a_killed_import_leaves_the_database_as_it_was() {
     let ws = Workspace::new();
-    let data = ws.path("data");
-    let data_str = data.to_str().expect("utf-8 path");
-    ws.ok(&[
-        "synth",
-        "--records",
-        "60000",
-        "--services",
-        "20",
-        "--seed",
-        "3",
-        "--as-of",
-        "2024-06-30",
-        "--out",
-        data_str,
-    ]);
+    let data = ws.synth(60000, 3);
+    let data_str = data.as_str();
     ws.ok(&["import", "services", &format!("{data_str}/services.csv")]);
     ws.write("one.csv", &format!("{HEADER}\n{}\n", "BNT,keep-me,,1950-01-01,2019-03-04,hip,"));
     ws.ok(&["import", "records", "one.csv"]);
