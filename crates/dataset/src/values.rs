@@ -133,7 +133,7 @@ impl NhsNumber {
             if c == '-' || c.is_whitespace() {
                 continue;
             }
-            let Some(d) = c.to_digit(10).filter(|_| c.is_ascii_digit()) else {
+            let Some(d) = c.to_digit(10) else {
                 return Err(CellError::new(
                     Rule::NhsNumberFormat,
                     format!("{input:?} is not an NHS number: it must have 10 digits"),
