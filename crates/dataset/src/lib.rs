@@ -14,8 +14,8 @@ pub use field::Field;
 pub use optout::{OptOutLineError, parse_opt_outs};
 pub use problem::{Problem, Rule, Severity};
 pub use record::{
-    Cells, DrugSet, FIRST_ELIGIBLE_FRACTURE, MAX_AGE, MIN_AGE, Recommendation, Record, SiteSet, ValidRecord,
-    Validation, parse_record,
+    Cells, Detail, DrugSet, FIRST_ELIGIBLE_FRACTURE, MAX_AGE, MIN_AGE, Recommendation, Record, SiteSet, ValidRecord,
+    Validation, parse_record, parse_record_with,
 };
 pub use service::{Caseloads, RegistryProblem, SERVICE_COLUMNS, Service};
 pub use values::{CellError, CodeSet, LocalId, NhsNumber, Postcode, ServiceCode};

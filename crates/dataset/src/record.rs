@@ -107,19 +107,47 @@ pub type Cells<'a> = [&'a str; Field::COUNT];
 
 /// Collects the problems of one row while its fields are parsed.
 struct Checker<'a> {
-    cells: &'a Cells<'a>,
+    /// The cells, trimmed once (every rule sees the trimmed value).
+    cells: Cells<'a>,
     problems: Vec<Problem>,
     rules: Validation,
+    detail: Detail,
+}
+
+/// How much of a warning to build: errors are always complete.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Detail {
+    /// Every problem with its value and message.
+    #[default]
+    Full,
+    /// Warnings with their field and rule only (empty value and message), for callers that only
+    /// count them: no text is formatted for them.
+    WarningsCounted,
 }
 
 impl<'a> Checker<'a> {
+    #[inline]
     fn cell(&self, field: Field) -> &'a str {
-        self.cells[field.index()].trim()
+        self.cells[field.index()]
     }
 
     fn fail(&mut self, field: Field, rule: Rule, message: String) {
         let value = self.cell(field);
         self.problems.push(Problem::invalid(field, value, rule, message));
+    }
+
+    /// A warning; its message is only formatted when it will be shown.
+    fn warn(&mut self, field: Field, rule: Rule, message: impl FnOnce() -> String) {
+        match self.detail {
+            Detail::Full => self.report(field, rule, Severity::Warning, message()),
+            Detail::WarningsCounted => self.problems.push(Problem {
+                field,
+                value: String::new(),
+                rule,
+                severity: Severity::Warning,
+                message: String::new(),
+            }),
+        }
     }
 
     fn report(&mut self, field: Field, rule: Rule, severity: Severity, message: String) {
@@ -214,8 +242,13 @@ impl<'a> Checker<'a> {
 
 /// Parses and validates one row: every problem of every field is reported, never only the first.
 pub fn parse_record(cells: &Cells<'_>, rules: Validation) -> Result<ValidRecord, Vec<Problem>> {
+    parse_record_with(cells, rules, Detail::Full)
+}
+
+/// [`parse_record`], building warnings only to the given [`Detail`] (the rules are the same).
+pub fn parse_record_with(cells: &Cells<'_>, rules: Validation, detail: Detail) -> Result<ValidRecord, Vec<Problem>> {
     use Field as F;
-    let mut c = Checker { cells, problems: Vec::new(), rules };
+    let mut c = Checker { cells: (*cells).map(trim), problems: Vec::new(), rules, detail };
 
     let service_code = if c.cell(F::ServiceCode).is_empty() {
         c.fail(F::ServiceCode, Rule::Required, "service_code is required".into());
@@ -290,8 +323,11 @@ pub fn parse_record(cells: &Cells<'_>, rules: Validation) -> Result<ValidRecord,
     // it stay silent rather than repeat its error.
     let nhs_cell = c.cell(F::NhsNumber);
     if let Some(id) = local_id.as_ref().filter(|_| !nhs_cell.is_empty()) {
-        let strip = |s: &str| s.chars().filter(|ch| *ch != '-' && !ch.is_whitespace()).collect::<String>();
-        if strip(id.as_str()) == strip(nhs_cell) {
+        // Compared without the hyphens and spaces people write in NHS numbers (no allocation).
+        fn strip(s: &str) -> impl Iterator<Item = char> + '_ {
+            s.chars().filter(|ch| *ch != '-' && !ch.is_whitespace())
+        }
+        if strip(id.as_str()).eq(strip(nhs_cell)) {
             c.fail(F::LocalId, Rule::LocalIdIsNhsNumber, "local_id must not be the patient's NHS number".into());
         }
     }
@@ -426,40 +462,27 @@ pub fn parse_record(cells: &Cells<'_>, rules: Validation) -> Result<ValidRecord,
     if let Some(fracture) = fracture_date {
         let days = |d: Date| (d - fracture).whole_days();
         if let Some(d) = fls_assessment_date.filter(|d| days(*d) > 730) {
-            c.report(
-                F::FlsAssessmentDate,
-                Rule::AssessmentAfter730Days,
-                Severity::Warning,
-                format!(
-                    "fls_assessment_date {} is {} days after the fracture (more than 730)",
-                    format_date(d),
-                    days(d)
-                ),
-            );
+            c.warn(F::FlsAssessmentDate, Rule::AssessmentAfter730Days, || {
+                format!("fls_assessment_date {} is {} days after the fracture (more than 730)", format_date(d), days(d))
+            });
         }
         if let Some(d) = followup16_date.filter(|d| !(84..=112).contains(&days(*d))) {
-            c.report(
-                F::Followup16Date,
-                Rule::Followup16Window,
-                Severity::Warning,
+            c.warn(F::Followup16Date, Rule::Followup16Window, || {
                 format!(
                     "followup16_date {} is on day {}, outside the 12–16 week window (days 84–112)",
                     format_date(d),
                     days(d)
-                ),
-            );
+                )
+            });
         }
         if let Some(d) = followup52_date.filter(|d| !(336..=392).contains(&days(*d))) {
-            c.report(
-                F::Followup52Date,
-                Rule::Followup52Window,
-                Severity::Warning,
+            c.warn(F::Followup52Date, Rule::Followup52Window, || {
                 format!(
                     "followup52_date {} is on day {}, outside the 48–56 week window (days 336–392)",
                     format_date(d),
                     days(d)
-                ),
-            );
+                )
+            });
         }
     }
 

@@ -18,8 +18,37 @@ impl CellError {
     }
 }
 
+/// `str::trim`, with a shortcut for the usual cell that starts and ends with a visible ASCII
+/// character (nothing to trim): the result is always the same as `str::trim`'s.
+#[inline]
+pub fn trim(s: &str) -> &str {
+    match (s.as_bytes().first(), s.as_bytes().last()) {
+        (None, _) => s,
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => s,
+        _ => s.trim(),
+    }
+}
+
 /// Parses `YYYY-MM-DD`, or `D/M/YYYY` with one- or two-digit day and month (UK exports).
 pub fn parse_date(input: &str) -> Result<Date, CellError> {
+    // The canonical form, read directly; anything else takes the general path below.
+    if let &[y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = input.as_bytes() {
+        let digit = |b: u8| b.is_ascii_digit().then(|| u32::from(b - b'0'));
+        if let (Some(a), Some(b), Some(c), Some(d), Some(e), Some(f), Some(g), Some(h)) =
+            (digit(y0), digit(y1), digit(y2), digit(y3), digit(m0), digit(m1), digit(d0), digit(d1))
+        {
+            let (year, month, day) = (a * 1000 + b * 100 + c * 10 + d, e * 10 + f, g * 10 + h);
+            let date = u8::try_from(month)
+                .ok()
+                .and_then(|m| Month::try_from(m).ok())
+                .and_then(|m| Date::from_calendar_date(year as i32, m, day as u8).ok());
+            return date.ok_or_else(|| CellError::new(Rule::ImpossibleDate, format!("{input} is not a real date")));
+        }
+    }
+    parse_date_general(input)
+}
+
+fn parse_date_general(input: &str) -> Result<Date, CellError> {
     let bad_form = || CellError::new(Rule::Date, format!("{input:?} is not a date: use YYYY-MM-DD (or DD/MM/YYYY)"));
     let (year, month, day) = if let Some((y, rest)) = split2(input, '-') {
         let (m, d) = rest;
@@ -106,7 +135,9 @@ pub fn parse_decimal(input: &str) -> Result<(f64, usize), CellError> {
         return Err(bad());
     }
     let value: f64 = input.parse().map_err(|_| bad())?;
-    Ok((value, frac.trim_end_matches('0').len()))
+    // `-0` and `-0.0` are zero: +0.0 keeps one canonical value (and one export text) on every
+    // backend (SQLite stores -0.0 as 0).
+    Ok((value + 0.0, frac.trim_end_matches('0').len()))
 }
 
 /// A whole number, optionally with a leading `+`.
@@ -203,12 +234,33 @@ impl fmt::Display for NhsNumber {
     }
 }
 
-/// A UK postcode, stored upper-case with one space before the inward code (`SW1A 1AA`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Postcode(String);
+/// A UK postcode, stored upper-case with one space before the inward code (`SW1A 1AA`): at most
+/// 8 ASCII bytes, held inline (no allocation per record).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Postcode {
+    bytes: [u8; 8],
+    len: u8,
+}
+
+impl fmt::Debug for Postcode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Postcode").field(&self.as_str()).finish()
+    }
+}
 
 impl Postcode {
     pub fn parse(input: &str) -> Result<Postcode, CellError> {
+        if input.is_ascii() {
+            return Self::parse_ascii(input.as_bytes()).ok_or_else(|| {
+                CellError::new(Rule::Postcode, format!("{input:?} is not a UK postcode (e.g. SW1A 1AA)"))
+            });
+        }
+        // Unicode upper-casing can turn a non-ASCII letter into an ASCII one (`ſ` → `S`).
+        Self::parse_general(input)
+    }
+
+    /// Upper-case, collapse whitespace, check the shape, store with one space before the inward code.
+    fn parse_general(input: &str) -> Result<Postcode, CellError> {
         let upper = input.to_uppercase();
         let collapsed: Vec<&str> = upper.split_whitespace().collect();
         let joined = collapsed.join(" ");
@@ -217,11 +269,58 @@ impl Postcode {
         }
         let compact: String = joined.chars().filter(|c| *c != ' ').collect();
         let (outward, inward) = compact.split_at(compact.len() - 3);
-        Ok(Postcode(format!("{outward} {inward}")))
+        Self::stored(outward.as_bytes(), inward.as_bytes())
+            .ok_or_else(|| CellError::new(Rule::Postcode, format!("{input:?} is not a UK postcode (e.g. SW1A 1AA)")))
+    }
+
+    /// `outward inward`, when it fits (a checked shape always does).
+    fn stored(outward: &[u8], inward: &[u8]) -> Option<Postcode> {
+        let len = outward.len() + 1 + inward.len();
+        let mut bytes = [0u8; 8];
+        bytes.get_mut(..outward.len())?.copy_from_slice(outward);
+        *bytes.get_mut(outward.len())? = b' ';
+        bytes.get_mut(outward.len() + 1..len)?.copy_from_slice(inward);
+        Some(Postcode { bytes, len: len as u8 })
+    }
+
+    /// The same steps as the general path for ASCII input, without the intermediate strings:
+    /// upper-case, collapse runs of whitespace to one space, check the shape, and store with one
+    /// space before the inward code.
+    fn parse_ascii(input: &[u8]) -> Option<Postcode> {
+        // The longest valid form is 8 bytes (`SW1A 1AA`); anything longer after collapsing fails.
+        let mut joined = [0u8; 8];
+        let mut len = 0;
+        for word in input.split(|b| b.is_ascii_whitespace() || *b == 0x0b).filter(|w| !w.is_empty()) {
+            let need = word.len() + usize::from(len > 0);
+            if len + need > joined.len() {
+                return None;
+            }
+            if len > 0 {
+                joined[len] = b' ';
+                len += 1;
+            }
+            for b in word {
+                joined[len] = b.to_ascii_uppercase();
+                len += 1;
+            }
+        }
+        let joined = &joined[..len];
+        if !postcode_shape(joined) {
+            return None;
+        }
+        let mut compact = [0u8; 8];
+        let mut n = 0;
+        for b in joined.iter().filter(|b| **b != b' ') {
+            compact[n] = *b;
+            n += 1;
+        }
+        let (outward, inward) = compact[..n].split_at(n - 3);
+        Self::stored(outward, inward)
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only checked ASCII is ever stored.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
     }
 }
 
@@ -252,6 +351,10 @@ pub struct ServiceCode(String);
 impl ServiceCode {
     pub fn parse(input: &str) -> Option<ServiceCode> {
         let trimmed = input.trim();
+        if trimmed.is_ascii() {
+            let ok = !trimmed.is_empty() && !trimmed.bytes().any(|b| b.is_ascii_control());
+            return ok.then(|| ServiceCode(trimmed.to_ascii_uppercase()));
+        }
         (!trimmed.is_empty() && !trimmed.chars().any(char::is_control)).then(|| ServiceCode(trimmed.to_uppercase()))
     }
 
@@ -391,6 +494,14 @@ pub fn format_multi<T: Copy + PartialEq, const N: usize>(set: &CodeSet<T, N>, co
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn negative_zero_is_zero() {
+        for input in ["-0", "-0.0", "+0", "0"] {
+            let (value, _) = parse_decimal(input).expect(input);
+            assert!(value == 0.0 && value.is_sign_positive(), "{input} gave {value:?}");
+        }
+    }
     use time::macros::date;
 
     #[test]
@@ -399,6 +510,44 @@ mod tests {
         assert_eq!(parse_date("01/02/2023"), Ok(date!(2023 - 02 - 01)));
         assert_eq!(parse_date("1/2/2023"), Ok(date!(2023 - 02 - 01)));
         assert_eq!(parse_date("29/2/2020"), Ok(date!(2020 - 02 - 29)));
+    }
+
+    #[test]
+    fn canonical_dates_read_directly_agree_with_the_general_path() {
+        for input in [
+            "2023-02-01",
+            "2020-02-29",
+            "2019-02-29",
+            "2019-13-01",
+            "2019-00-10",
+            "2019-01-00",
+            "2019-01-32",
+            "0000-01-01",
+            "9999-12-31",
+            "1900-02-29",
+            "2000-02-29",
+            "2019-04-31",
+            "2019-1a-01",
+            "20a9-01-01",
+        ] {
+            assert_eq!(parse_date(input), parse_date_general(input), "{input}");
+        }
+        for y in [1899, 1900, 1996, 2000, 2023, 2024] {
+            for m in 0..=13 {
+                for d in 0..=32 {
+                    let input = format!("{y:04}-{m:02}-{d:02}");
+                    assert_eq!(parse_date(&input), parse_date_general(&input), "{input}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn trim_agrees_with_str_trim() {
+        for s in ["", " ", "a", " a", "a ", "\u{a0}a", "a\u{85}", "\ta\t", "é", " é ", "a b", "\u{3000}x\u{3000}", "-"]
+        {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
     }
 
     #[test]
@@ -497,6 +646,37 @@ mod tests {
         for input in ["SW1A", "12 1AA", "ABC1 1AA", "SW1A 1A", "SW1A-1AA", "SW1A 1AA X", "1AA", "S W1A 1AA"] {
             assert!(Postcode::parse(input).is_err(), "{input}");
         }
+    }
+
+    #[test]
+    fn postcode_fast_path_agrees_with_the_general_one() {
+        let alphabet = b"AbZ019 \t\x0b\x0c\r\n-";
+        // Every string of up to 4 symbols from a small alphabet, plus real shapes with noise.
+        let mut inputs: Vec<String> = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> =
+                inputs.iter().flat_map(|s| alphabet.iter().map(move |b| format!("{s}{}", char::from(*b)))).collect();
+            inputs.extend(longer);
+        }
+        for base in ["SW1A 1AA", "sw1a1aa", " m1   1ae ", "DN55\t1PT", "W1A\x0b0AX", "B33 8TH X", "EC1A 1BB"] {
+            inputs.push(base.to_owned());
+            for cut in 0..base.len() {
+                inputs.push(format!("{}{}", &base[..cut], &base[cut + 1..]));
+                inputs.push(format!("{} {}", &base[..cut], &base[cut..]));
+            }
+        }
+        for input in &inputs {
+            assert_eq!(Postcode::parse(input), Postcode::parse_general(input), "{input:?}");
+        }
+        assert_eq!(Postcode::parse("\u{17f}W1A 1AA").map(|p| p.as_str().to_owned()), Ok("SW1A 1AA".to_owned()));
+    }
+
+    #[test]
+    fn service_codes_fast_path() {
+        assert_eq!(ServiceCode::parse(" bnt ").map(|c| c.to_string()), Some("BNT".to_owned()));
+        assert_eq!(ServiceCode::parse("b\u{7f}"), None);
+        assert_eq!(ServiceCode::parse("ß").map(|c| c.to_string()), Some("SS".to_owned()));
+        assert_eq!(ServiceCode::parse("a\u{85}b"), None);
     }
 
     #[test]

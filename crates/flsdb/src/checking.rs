@@ -1,7 +1,7 @@
 //! Checking a records file on both cores, with progress and an error report; shared by
 //! `import records` and `check`.
 
-use flsdb_tabular::{RowChecker, RowSource};
+use flsdb_tabular::{Detail, RowChecker, RowSource};
 use std::io::IsTerminal;
 use std::path::Path;
 
@@ -27,8 +27,13 @@ fn progress(file: &Path, label: &str) -> Option<indicatif::ProgressBar> {
 
 /// Pass 1 of an import, and all of `check`: every row checked, only problems kept.
 pub fn check_file(source: RowSource, checker: &RowChecker, file: &Path) -> CheckSummary {
+    check_file_with(source, checker, file, Detail::Full)
+}
+
+/// [`check_file`], keeping warnings to `detail` (counted only, when no report lists them).
+pub fn check_file_with(source: RowSource, checker: &RowChecker, file: &Path, detail: Detail) -> CheckSummary {
     let bar = progress(file, "checking");
-    let summary = flsdb_import::check_file(source, checker, &|n| {
+    let summary = flsdb_import::check_file_with(source, checker, detail, &|n| {
         if let Some(bar) = &bar
             && n % 4096 == 0
         {

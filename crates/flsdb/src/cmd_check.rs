@@ -1,9 +1,9 @@
 //! `flsdb check`: validate a records file without loading it anywhere.
 
-use crate::checking::check_file;
+use crate::checking::check_file_with;
 use crate::context::{RuleArgs, open_store, runtime};
 use clap::Args;
-use flsdb_tabular::{RowChecker, RowSource, read_services};
+use flsdb_tabular::{Detail, RowChecker, RowSource, read_services};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -38,7 +38,10 @@ pub fn run(args: Check) -> anyhow::Result<ExitCode> {
         registered: services.into_iter().map(|s| s.code).collect(),
         permitted: None,
     };
-    let summary = check_file(RowSource::open(&args.file, args.allow_unknown_columns)?, &checker, &args.file);
+    // Without an error file, warnings are only counted by rule: no text is built for them.
+    let detail = if args.errors_out.is_some() { Detail::Full } else { Detail::WarningsCounted };
+    let source = RowSource::open(&args.file, args.allow_unknown_columns)?;
+    let summary = check_file_with(source, &checker, &args.file, detail);
     summary.report(args.errors_out.as_deref())?;
     println!("valid {}, rejected {}, warnings {}", summary.rows - summary.rejected, summary.rejected, summary.warnings);
     Ok(if summary.rejected > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })

@@ -2,7 +2,7 @@
 
 use crate::cmd_import::{ImportRequest, import_records_file};
 use crate::cmd_synth::write_synthetic;
-use crate::context::{local_today, open_store, runtime};
+use crate::context::{local_today, open_store, parse_date_arg, runtime};
 use anyhow::Context;
 use clap::Args;
 use flsdb_dataset::Validation;
@@ -27,6 +27,9 @@ pub struct Demo {
     /// Only build the demo data and users; do not start the web application.
     #[arg(long)]
     no_serve: bool,
+    /// The date that counts as today (default: the local date; tests pin it).
+    #[arg(long, env = "FLSDB_TODAY", value_parser = parse_date_arg, hide = true)]
+    today: Option<time::Date>,
 }
 
 /// The demo accounts: (name, role, password). Fixed, printed, and only ever in the demo database.
@@ -68,11 +71,12 @@ async fn demo_users(store: &flsdb_store::Store, services: &[flsdb_dataset::Servi
 }
 
 pub fn run(args: Demo) -> anyhow::Result<ExitCode> {
-    let today = local_today();
+    let today = args.today.unwrap_or_else(local_today);
     std::fs::create_dir_all(&args.dir).with_context(|| format!("cannot create {}", args.dir.display()))?;
     let db = args.dir.join("flsdb.sqlite");
     let db_url = db.to_str().context("the demo folder's path is not UTF-8")?.to_owned();
-    runtime()?.block_on(async {
+    let runtime = runtime()?;
+    let (store, report_year) = runtime.block_on(async {
         let store = open_store(&db_url).await?;
         if store.record_count().await? == 0 {
             let data = args.dir.join("data");
@@ -135,9 +139,15 @@ pub fn run(args: Demo) -> anyhow::Result<ExitCode> {
             period.from().year()
         );
         demo_users(&store, &services).await?;
-        if args.no_serve {
-            return anyhow::Ok(());
-        }
+        anyhow::Ok((store, period.from().year()))
+    })?;
+    // The latest year whose follow-ups are complete, as the national report would publish it.
+    println!("\nWriting the annual report {report_year} into {}", args.dir.display());
+    crate::cmd_report::annual_from_db(&db_url, report_year, today, &args.dir)?;
+    if args.no_serve {
+        return Ok(ExitCode::SUCCESS);
+    }
+    runtime.block_on(async {
         let config = flsdb_web::Config { allow_test_nhs_numbers: true, ..Default::default() };
         crate::cmd_serve::serve(store, config, &args.bind, |url| {
             println!("\nThe web application is at {url} (Ctrl-C to stop)");

@@ -312,6 +312,29 @@ fn annual(args: Annual) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Writes the annual report of `year` from the database at `db_url` into `out`, as `flsdb report
+/// annual` would: the PDF too when the `flsdb-pdf` renderer is installed, else the HTML only and a
+/// line saying how to get the PDF (the demo must not fail for want of the typesetter).
+pub fn annual_from_db(db_url: &str, year: i32, as_of: Date, out: &Path) -> anyhow::Result<()> {
+    #[derive(clap::Parser)]
+    struct Command {
+        #[command(flatten)]
+        annual: Annual,
+    }
+    let no_pdf = pdf_renderer().is_err();
+    let mut argv = vec!["annual".to_owned(), "--db".into(), db_url.into(), "--year".into(), year.to_string()];
+    argv.extend(["--as-of".into(), as_of.to_string(), "--out".into(), out.display().to_string()]);
+    if no_pdf {
+        argv.push("--no-pdf".into());
+    }
+    let Command { annual: args } = clap::Parser::try_parse_from(argv).context("the demo's report options")?;
+    annual(args)?;
+    if no_pdf {
+        println!("(HTML only: `cargo build --release -p flsdb-pdf` adds the PDF renderer, then run flsdb demo again)");
+    }
+    Ok(())
+}
+
 fn commissioner(args: CommissionerArgs) -> anyhow::Result<ExitCode> {
     let set = args.common.set()?;
     let mode = args.common.mode();

@@ -41,7 +41,38 @@ pub fn parse_date_arg(s: &str) -> Result<Date, String> {
 }
 
 pub async fn open_store(db: &str) -> anyhow::Result<flsdb_store::Store> {
-    flsdb_store::Store::connect(db).await.with_context(|| format!("cannot open the database {db}"))
+    let options = connect_options()?;
+    flsdb_store::Store::connect_with(db, &options).await.with_context(|| format!("cannot open the database {db}"))
+}
+
+/// Pool size and timeouts: the store's defaults, overridden by `FLSDB_DB_MAX_CONNECTIONS` and
+/// `FLSDB_DB_ACQUIRE_TIMEOUT`, `FLSDB_DB_STATEMENT_TIMEOUT`, `FLSDB_DB_BUSY_TIMEOUT` (seconds).
+pub fn connect_options() -> anyhow::Result<flsdb_store::ConnectOptions> {
+    fn var<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>> {
+        match std::env::var(name) {
+            Ok(text) if !text.trim().is_empty() => text
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| anyhow::anyhow!("{name} must be a whole number, not {text:?}")),
+            _ => Ok(None),
+        }
+    }
+    let seconds = |name| Ok::<_, anyhow::Error>(var::<u64>(name)?.map(std::time::Duration::from_secs));
+    let mut options = flsdb_store::ConnectOptions::default();
+    if let Some(n) = var::<u32>("FLSDB_DB_MAX_CONNECTIONS")? {
+        options.max_connections = Some(n.max(1));
+    }
+    if let Some(t) = seconds("FLSDB_DB_ACQUIRE_TIMEOUT")? {
+        options.acquire_timeout = t;
+    }
+    if let Some(t) = seconds("FLSDB_DB_STATEMENT_TIMEOUT")? {
+        options.statement_timeout = t;
+    }
+    if let Some(t) = seconds("FLSDB_DB_BUSY_TIMEOUT")? {
+        options.busy_timeout = t;
+    }
+    Ok(options)
 }
 
 /// The name recorded in the audit log when `--as-user` is not given.

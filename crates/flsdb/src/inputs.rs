@@ -8,7 +8,7 @@ use clap::Args;
 use flsdb_dataset::{Caseloads, NhsNumber, Record, Service};
 use flsdb_kpi::{DenominatorMode, Engine, KpiSet, Partial, Period, Setup};
 use flsdb_store::{RecordFilter, Store};
-use flsdb_tabular::{RowChecker, RowSource, check_parallel, read_caseloads, read_opt_outs, read_services};
+use flsdb_tabular::{Detail, RowChecker, RowSource, check_parallel_with, read_caseloads, read_opt_outs, read_services};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use time::Date;
@@ -142,9 +142,11 @@ impl Inputs {
         match &self.from {
             From::File { path, checker } => {
                 let source = RowSource::open(path, false)?;
-                let parts = check_parallel(
+                // Invalid rows are listed; warnings are only counted (nothing lists them here).
+                let parts = check_parallel_with(
                     source,
                     checker,
+                    Detail::WarningsCounted,
                     2,
                     || (engine.partial(), CheckSummary::default()),
                     |(partial, summary), row| {

@@ -1,11 +1,14 @@
 //! `flsdb`: the command line of the fracture liaison service audit.
 
 mod checking;
+mod cmd_backup;
 mod cmd_check;
 mod cmd_demo;
 mod cmd_export;
 mod cmd_import;
 mod cmd_kpi;
+mod cmd_migrate;
+mod cmd_qi;
 mod cmd_report;
 mod cmd_serve;
 mod cmd_spc;
@@ -58,6 +61,13 @@ enum Command {
     /// Manage web accounts.
     #[command(subcommand)]
     User(cmd_user::User),
+    /// Bring the database schema up to date, or check it (--check).
+    Migrate(cmd_migrate::Migrate),
+    /// Write an online backup of a SQLite database (PostgreSQL: explains pg_dump/pg_restore).
+    Backup(cmd_backup::Backup),
+    /// Quality improvement: QI cycles, next priorities, refractures.
+    #[command(subcommand)]
+    Qi(cmd_qi::Qi),
 }
 
 fn main() -> ExitCode {
@@ -74,9 +84,12 @@ fn main() -> ExitCode {
         Command::Synth(synth) => cmd_synth::run(synth),
         Command::Kpi(kpi) => cmd_kpi::run(kpi),
         Command::Spc(spc) => cmd_spc::run(spc),
+        Command::Qi(qi) => cmd_qi::run(qi),
         Command::Report(report) => cmd_report::run(report),
         Command::Serve(serve) => cmd_serve::run(serve),
         Command::User(user) => cmd_user::run(user),
+        Command::Migrate(migrate) => cmd_migrate::run(migrate),
+        Command::Backup(backup) => cmd_backup::run(backup),
     };
     match result {
         Ok(code) => code,

@@ -169,3 +169,61 @@ fn spc_json_and_svg() {
     let bad = ws.run(&["spc", "--service", "NOPE", "--kpi", "kpi4", "--year", "2022"]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("service NOPE is not in the registry"));
 }
+
+/// The same records written three ways: as synthesised (read by the fast block splitter on two
+/// threads), with CRLF line endings, a byte order mark and every service code quoted from the
+/// first row (all read by the csv crate), and quoted only from the middle of the file on (the
+/// reader switches path mid-file). The KPI JSON and the check summary must not change.
+#[test]
+fn fast_and_csv_crate_paths_give_the_same_table() {
+    let ws = Workspace::empty();
+    let data = ws.synth(20_000, 4);
+    let records = format!("{data}/records.csv");
+    let text = std::fs::read_to_string(&records).expect("records");
+    assert!(text.len() > 3 << 20, "several blocks");
+    let quote_from = |from: usize, eol: &str| -> String {
+        let mut out = String::new();
+        for (i, line) in text.lines().enumerate() {
+            match line.split_once(',') {
+                Some((code, rest)) if i > 0 && i >= from => out.push_str(&format!("\"{code}\",{rest}")),
+                _ => out.push_str(line),
+            }
+            out.push_str(eol);
+        }
+        out
+    };
+    let crlf = ws.write("crlf.csv", &format!("\u{feff}{}", quote_from(1, "\r\n")));
+    let late = ws.write("late.csv", &quote_from(12_000, "\n"));
+    let services = format!("{data}/services.csv");
+    let opt_outs = format!("{data}/opt_outs.txt");
+    let kpi = |file: &str| {
+        json(&ws.ok(&[
+            "kpi",
+            "--records",
+            file,
+            "--services",
+            &services,
+            "--opt-outs",
+            &opt_outs,
+            "--year",
+            "2021",
+            "--as-of",
+            "2024-06-30",
+        ]))
+    };
+    let check = |file: &str| {
+        let out = ws.run(&["check", file, "--services", &services]);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let expected = kpi(&records);
+    assert!(expected["overall"]["records"].as_u64().is_some_and(|n| n > 1000));
+    for file in [&crlf, &late] {
+        let file = file.display().to_string();
+        assert_eq!(kpi(&file), expected, "{file}");
+        assert_eq!(check(&file), check(&records), "{file}");
+    }
+}

@@ -83,3 +83,15 @@ fn demo_creates_one_user_per_role() {
     let listed = ws.ok(&["user", "list", "--db", ws.path("demo/flsdb.sqlite").to_str().expect("utf-8")]);
     assert_eq!(listed.lines().count(), 5, "{listed}");
 }
+
+#[test]
+fn demo_writes_the_latest_complete_years_annual_report() {
+    let ws = Workspace::empty();
+    // FLSDB_TODAY is 2024-06-30 in the workspace: 2022 is the last year with complete follow-ups.
+    let out = ws.ok(&["demo", "--dir", "demo", "--records", "400", "--no-serve"]);
+    assert!(out.contains("annual report 2022: data fingerprint"), "{out}");
+    let html = std::fs::read_to_string(ws.path("demo/annual-2022.html")).expect("the demo's annual report");
+    assert!(html.contains("2022") && html.contains("</html>"), "{html}");
+    let pdf = std::fs::read(ws.path("demo/annual-2022.pdf")).expect("the PDF next to the HTML");
+    assert!(pdf.starts_with(b"%PDF-"));
+}

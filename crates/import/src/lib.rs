@@ -5,8 +5,8 @@
 //! the database as it was. Printing and progress bars are the caller's business.
 
 use flsdb_dataset::{Record, ServiceCode, Severity};
-use flsdb_tabular::{CheckedRow, RowChecker, RowError, RowSource, check_parallel};
-use std::collections::HashSet;
+use flsdb_tabular::{CheckedRow, Detail, RowChecker, RowError, RowSource, check_parallel_with};
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Everything that stops an import (a bad row is not an error: it is in the report).
@@ -28,8 +28,11 @@ pub struct CheckSummary {
     pub rows: u64,
     pub rejected: u64,
     pub warnings: u64,
-    /// Every error and warning, by row.
+    /// Every error and warning, by row (warnings only when checked with [`Detail::Full`]).
     pub problems: Vec<RowError>,
+    /// Warnings checked with [`Detail::WarningsCounted`]: how many of each rule (they are not
+    /// in `problems`).
+    pub counted_warnings: BTreeMap<&'static str, u64>,
 }
 
 impl CheckSummary {
@@ -37,6 +40,9 @@ impl CheckSummary {
         self.rows += 1;
         self.rejected += u64::from(row.record.is_none());
         self.warnings += row.warnings() as u64;
+        for rule in row.counted_warnings {
+            *self.counted_warnings.entry(rule.code()).or_default() += 1;
+        }
         self.problems.extend(row.problems);
     }
 
@@ -47,6 +53,9 @@ impl CheckSummary {
             all.rejected += part.rejected;
             all.warnings += part.warnings;
             all.problems.extend(part.problems);
+            for (rule, n) in part.counted_warnings {
+                *all.counted_warnings.entry(rule).or_default() += n;
+            }
         }
         all.problems.sort_by_key(|p| p.row);
         all
@@ -73,7 +82,7 @@ impl CheckSummary {
             eprintln!("… and {} more errors ({where_all})", rejecting.len() - SHOWN);
         }
         // Warnings do not block, and a large file has many: count them by rule.
-        let mut by_rule = std::collections::BTreeMap::<&str, u64>::new();
+        let mut by_rule: BTreeMap<&str, u64> = self.counted_warnings.iter().map(|(r, n)| (*r, *n)).collect();
         for p in self.problems.iter().filter(|p| p.severity == Severity::Warning) {
             *by_rule.entry(p.rule.as_str()).or_default() += 1;
         }
@@ -95,8 +104,19 @@ impl CheckSummary {
 /// Pass 1 of an import (and all of `check`): every row checked, only problems kept.
 /// `on_row` is called with the running count of rows checked (for progress displays).
 pub fn check_file(source: RowSource, checker: &RowChecker, on_row: &(dyn Fn(u64) + Sync)) -> CheckSummary {
+    check_file_with(source, checker, Detail::Full, on_row)
+}
+
+/// [`check_file`], keeping warnings to the given detail: [`Detail::WarningsCounted`] when only
+/// their counts by rule will be shown (errors are always complete).
+pub fn check_file_with(
+    source: RowSource,
+    checker: &RowChecker,
+    detail: Detail,
+    on_row: &(dyn Fn(u64) + Sync),
+) -> CheckSummary {
     let seen = std::sync::atomic::AtomicU64::new(0);
-    CheckSummary::merge(check_parallel(source, checker, 2, CheckSummary::default, |s, row| {
+    CheckSummary::merge(check_parallel_with(source, checker, detail, 2, CheckSummary::default, |s, row| {
         s.add(row);
         on_row(seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
     }))

@@ -93,6 +93,24 @@ pub fn service(input: &ServiceInput<'_>) -> Option<Document> {
         )));
         blocks.push(Block::Callout { title: "Suggested next QI target".into(), body });
     }
+    // The patients behind each gap, most actionable first (spine identification first when red).
+    let priorities: Vec<Vec<Inline>> = flsdb_qi::next_priorities(input.set, exact, input.code)
+        .into_iter()
+        .filter(|p| p.patients_to_next_band.is_some_and(|k| k > 0))
+        .take(5)
+        .map(|p| {
+            let mut line = Vec::new();
+            if p.spine_alert {
+                line.push(Inline::Strong("Spine identification is red: make it the next priority. ".into()));
+            }
+            line.push(Inline::Text(format!("{}: {}.", p.kpi, p.summary)));
+            line
+        })
+        .collect();
+    if !priorities.is_empty() {
+        blocks.push(heading(2, "Next priorities"));
+        blocks.push(Block::Bullets(priorities));
+    }
     let mut table = Table {
         columns: vec![
             Column::left("KPI"),

@@ -4,6 +4,7 @@
 //! (default 200,000 rows into a new SQLite file in a temporary directory). Give a PostgreSQL URL
 //! of an empty database to measure PostgreSQL. `BENCH_FIRST_ONLY=1` stops after the first
 //! import, `BENCH_READ_ONLY=1` reads everything back right after it (for profiling one step).
+//! `BENCH_READ_URL=URL` only reads the records of an existing database.
 //! Records go to 100 services in turn, the worst case for the indexes; `BENCH_SORTED=1` gives
 //! each service runs of 10,000 consecutive records instead.
 
@@ -107,6 +108,20 @@ fn rate(rows: usize, started: Timer) -> String {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(url) = std::env::var_os("BENCH_READ_URL") {
+        // Only read an existing database (e.g. one `flsdb import records` filled).
+        let store = Store::connect(&url.to_string_lossy()).await?;
+        let started = start();
+        let mut read = 0;
+        store
+            .for_each_record_chunk(&RecordFilter::default(), 20_000, |chunk| {
+                read += chunk.len();
+                Ok::<_, flsdb_store::StoreError>(())
+            })
+            .await?;
+        println!("read back ({}): {}", store.backend(), rate(read, started));
+        return Ok(());
+    }
     let mut args = std::env::args().skip(1);
     let rows: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(200_000);
     let dir = tempfile::tempdir()?;

@@ -3,12 +3,17 @@
 //! results travel as [`Value`]s, and only [`dispatch!`] knows which driver runs them. The rest of
 //! the crate never names a backend type, so it cannot drift into backend-specific behaviour.
 
-use crate::{Result, StoreError};
+use crate::{Result, Store, StoreError};
 use flsdb_dataset::values::format_date;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row as _, Sqlite, SqlitePool, Transaction};
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
 use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 
@@ -16,6 +21,192 @@ use time::{Date, OffsetDateTime};
 pub(crate) enum Db {
     Sqlite(SqlitePool),
     Postgres(PgPool),
+}
+
+/// How to open the database: pool size and timeouts. The defaults suit the web server and the
+/// command line alike; `flsdb` reads overrides from `FLSDB_DB_*` environment variables.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// Connections in the pool; `None`: 10 for PostgreSQL, 4 for a SQLite file (SQLite has one
+    /// writer at a time anyway), 1 for `sqlite::memory:` (each connection would be its own
+    /// database).
+    pub max_connections: Option<u32>,
+    /// How long a caller waits for a pooled connection (including opening a new one) before
+    /// [`StoreError::is_unavailable`] gives up: with the database down or unreachable, a web
+    /// request gets its 503 after this long instead of hanging.
+    pub acquire_timeout: Duration,
+    /// PostgreSQL `statement_timeout` (a runaway statement is cancelled; waiting for a lock counts)
+    /// and `idle_in_transaction_session_timeout` (a client that vanished mid-transaction releases
+    /// its locks). An import's statements are per chunk, so this bounds a chunk, not a file.
+    pub statement_timeout: Duration,
+    /// SQLite `busy_timeout`: how long a writer waits for another's write lock before failing
+    /// (a large import holds it for seconds; every other writer queues behind it).
+    pub busy_timeout: Duration,
+    /// Bring the schema up to date on connecting (creating a SQLite file if missing). Without it
+    /// the database is opened as it is (a SQLite file must exist), for `flsdb migrate --check`;
+    /// a database migrated by a newer flsdb is refused either way.
+    pub migrate: bool,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            max_connections: None,
+            acquire_timeout: Duration::from_secs(10),
+            statement_timeout: Duration::from_secs(300),
+            busy_timeout: Duration::from_secs(60),
+            migrate: true,
+        }
+    }
+}
+
+/// The backend a URL names, and for SQLite the file path (or `:memory:`).
+pub(crate) enum Target<'a> {
+    Postgres,
+    Sqlite(&'a str),
+}
+
+pub(crate) fn target(url: &str) -> Result<Target<'_>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Target::Postgres);
+    }
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+    if path.contains("://") || path.is_empty() {
+        return Err(StoreError::UnsupportedUrl(url.to_owned()));
+    }
+    Ok(Target::Sqlite(path))
+}
+
+/// The file a SQLite URL names (`None` for PostgreSQL, `sqlite::memory:` and unsupported URLs).
+pub fn sqlite_file(url: &str) -> Option<&Path> {
+    match target(url) {
+        Ok(Target::Sqlite(path)) if path != ":memory:" => Some(Path::new(path)),
+        _ => None,
+    }
+}
+
+impl Db {
+    /// Opens the pool `url` names, with `options`' size and timeouts.
+    pub(crate) async fn open(url: &str, options: &ConnectOptions) -> Result<Db> {
+        Ok(match target(url)? {
+            Target::Postgres => {
+                let timeout = format!("{}ms", options.statement_timeout.as_millis());
+                let connect = PgConnectOptions::from_str(url)?.application_name("flsdb").options([
+                    ("statement_timeout", timeout.as_str()),
+                    ("idle_in_transaction_session_timeout", timeout.as_str()),
+                ]);
+                let pool = PgPoolOptions::new()
+                    .max_connections(options.max_connections.unwrap_or(10))
+                    .acquire_timeout(options.acquire_timeout)
+                    // A connection cut while idle (database restarted, network dropped) is found
+                    // by the ping before use and replaced, so the service recovers by itself.
+                    .test_before_acquire(true)
+                    .connect_with(connect)
+                    .await?;
+                Db::Postgres(pool)
+            }
+            Target::Sqlite(":memory:") => {
+                // Every connection to `:memory:` is its own empty database: keep exactly one,
+                // forever.
+                let connect = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect_with(connect)
+                    .await?;
+                Db::Sqlite(pool)
+            }
+            Target::Sqlite(path) => {
+                let connect = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(options.migrate)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    // In WAL mode NORMAL cannot corrupt the database or lose a transaction to an
+                    // application crash; only an OS crash may roll back the last commits.
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(options.busy_timeout)
+                    // 256 MiB of page cache (allocated only as used): a million-row import
+                    // updates four indexes at random places, and misses cost more than memory.
+                    .pragma("cache_size", "-262144")
+                    // Statement journals of the multi-row INSERTs stay in memory.
+                    .pragma("temp_store", "memory");
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(options.max_connections.unwrap_or(4))
+                    // Writers queue in SQLite's busy handler while holding a pooled connection:
+                    // wait for a connection as long as for the lock itself.
+                    .acquire_timeout(options.acquire_timeout.max(options.busy_timeout))
+                    .connect_with(connect)
+                    .await?;
+                Db::Sqlite(pool)
+            }
+        })
+    }
+}
+
+impl StoreError {
+    /// The database cannot be reached or is too busy right now: no connection within the
+    /// acquire timeout, a connection lost, the server shutting down or refusing connections, a
+    /// statement or lock wait cancelled by a timeout, SQLite's write lock not free within the
+    /// busy timeout. Nothing was written; the same request may succeed later (the web answers
+    /// 503). Not a bug, unlike every other database error.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Database(e) => unavailable(e),
+            StoreError::Migration(sqlx::migrate::MigrateError::Execute(e)) => unavailable(e),
+            _ => false,
+        }
+    }
+}
+
+fn unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        // What a driver reports when the stream ends mid-conversation: PostgreSQL's answer to
+        // its TLS request is a zero byte when the connection is cut before the server answers.
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::BeginFailed => true,
+        sqlx::Error::Database(e) => {
+            let Some(code) = e.code() else { return false };
+            if e.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLITE_BUSY and SQLITE_LOCKED, plain or extended (the low byte is the class).
+                code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6))
+            } else {
+                // PostgreSQL: connection exceptions (08…), shutting down or starting up
+                // (57P01–3), too many connections (53300), statement or lock timeout (57014,
+                // 55P03).
+                code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03" | "53300" | "57014" | "55P03")
+            }
+        }
+        _ => false,
+    }
+}
+
+impl Store {
+    /// Writes a consistent copy of a SQLite database to `out` (`VACUUM INTO`: an online backup,
+    /// safe while the server runs; writers are not blocked, the copy is one snapshot, compacted).
+    /// `out` must not exist. PostgreSQL has its own tools (`pg_dump`/`pg_restore`): refused with
+    /// [`StoreError::Unsupported`].
+    pub async fn backup_to(&self, out: &Path) -> Result<()> {
+        let Db::Sqlite(pool) = &self.db else {
+            return Err(StoreError::Unsupported(
+                "a PostgreSQL database is backed up with pg_dump and restored with pg_restore".into(),
+            ));
+        };
+        if out.exists() {
+            return Err(StoreError::Unsupported(format!("{} already exists: choose a new file", out.display())));
+        }
+        let path = out.to_str().ok_or_else(|| StoreError::Unsupported(format!("{} is not UTF-8", out.display())))?;
+        sqlx::query("VACUUM INTO $1").bind(path).execute(pool).await?;
+        Ok(())
+    }
 }
 
 /// Runs `$body` with `$p` bound to the backend's own pool/transaction, so generic sqlx calls are

@@ -12,7 +12,8 @@
 //!   keeps the values it replaces in its `before`, so the history stays complete from the current
 //!   row backwards, while a million-row import does not write every value twice (that doubled
 //!   its time and the database size). SQLite and PostgreSQL triggers reject UPDATE and DELETE
-//!   (and TRUNCATE on PostgreSQL) of the log.
+//!   (and TRUNCATE on PostgreSQL) of the log; on PostgreSQL the application role `flsdb_app`
+//!   (migration 4) has no UPDATE, DELETE or TRUNCATE right on it either.
 //! * [`Store::data_version`] is a counter bumped by every committed change (not by no-op
 //!   imports), for cache keys.
 
@@ -20,24 +21,29 @@ mod accounts;
 #[cfg(test)]
 mod accounts_tests;
 mod audit;
+mod bulk;
+#[cfg(test)]
+mod bulk_tests;
 mod db;
+mod feedback;
 mod mapping;
+pub mod qi;
+mod read;
 mod records;
 mod registry;
+mod settings;
 #[cfg(test)]
 mod tests;
 
 pub use accounts::{LoginFailure, Role, SessionInfo, User};
 pub use audit::{AuditEntry, AuditFilter};
+pub use db::{ConnectOptions, sqlite_file};
+pub use feedback::{Feedback, NewFeedback};
 pub use records::{ImportOutcome, NewBatch, RecordFilter};
 pub use registry::Changes;
 
 use db::{Db, Kind, dispatch};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use std::str::FromStr;
-use std::time::Duration;
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +71,9 @@ pub enum StoreError {
     DuplicateKey { key: String },
     #[error("stored {entity} {key} can no longer be read: {reason}")]
     InvalidStored { entity: &'static str, key: String, reason: String },
+    /// An operation this backend or this situation does not support; the message says why.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -91,69 +100,37 @@ pub struct MigrationState {
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/sqlite/0001_initial.sql")),
     (2, "accounts", include_str!("../migrations/sqlite/0002_accounts.sql")),
+    (3, "feedback", include_str!("../migrations/sqlite/0003_feedback.sql")),
+    (4, "app_role", include_str!("../migrations/sqlite/0004_app_role.sql")),
+    (5, "settings", include_str!("../migrations/sqlite/0005_settings.sql")),
+    (6, "qi", include_str!("../migrations/sqlite/0006_qi.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
     (2, "accounts", include_str!("../migrations/postgres/0002_accounts.sql")),
+    (3, "feedback", include_str!("../migrations/postgres/0003_feedback.sql")),
+    (4, "app_role", include_str!("../migrations/postgres/0004_app_role.sql")),
+    (5, "settings", include_str!("../migrations/postgres/0005_settings.sql")),
+    (6, "qi", include_str!("../migrations/postgres/0006_qi.sql")),
 ];
 
-/// How long a SQLite writer waits for another (a large import holds the write lock for seconds).
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(60);
-/// A runaway PostgreSQL statement is cancelled after this; an import's statements are per chunk.
-const PG_STATEMENT_TIMEOUT: &str = "300s";
-
 impl Store {
-    /// Opens (and creates, for a SQLite file) the database at `url` and brings its schema up to
-    /// date. Accepts `sqlite:PATH`, `sqlite://PATH`, `sqlite::memory:`, a plain file path, and
-    /// `postgres://…` / `postgresql://…`. Refuses a database migrated by a newer flsdb.
+    /// Opens (and creates, for a SQLite file) the database at `url` with the default
+    /// [`ConnectOptions`] and brings its schema up to date. Accepts `sqlite:PATH`,
+    /// `sqlite://PATH`, `sqlite::memory:`, a plain file path, and `postgres://…` /
+    /// `postgresql://…`. Refuses a database migrated by a newer flsdb.
     pub async fn connect(url: &str) -> Result<Store> {
-        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options = PgConnectOptions::from_str(url)?
-                .application_name("flsdb")
-                .options([("statement_timeout", PG_STATEMENT_TIMEOUT)]);
-            let pool = PgPoolOptions::new()
-                .max_connections(10)
-                .acquire_timeout(Duration::from_secs(60))
-                .connect_with(options)
-                .await?;
-            Db::Postgres(pool)
+        Store::connect_with(url, &ConnectOptions::default()).await
+    }
+
+    /// [`Store::connect`] with explicit pool size, timeouts, and whether to migrate.
+    pub async fn connect_with(url: &str, options: &ConnectOptions) -> Result<Store> {
+        let store = Store { db: Db::open(url, options).await? };
+        if options.migrate {
+            store.migrate().await?;
         } else {
-            let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
-            if path.contains("://") || path.is_empty() {
-                return Err(StoreError::UnsupportedUrl(url.to_owned()));
-            }
-            let pool = if path == ":memory:" {
-                // Every connection to `:memory:` is its own empty database: keep exactly one,
-                // forever.
-                let options = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
-                SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .min_connections(1)
-                    .idle_timeout(None)
-                    .max_lifetime(None)
-                    .connect_with(options)
-                    .await?
-            } else {
-                let options = SqliteConnectOptions::new()
-                    .filename(path)
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    // In WAL mode NORMAL cannot corrupt the database or lose a transaction to an
-                    // application crash; only an OS crash may roll back the last commits.
-                    .synchronous(SqliteSynchronous::Normal)
-                    .foreign_keys(true)
-                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                    // 256 MiB of page cache (allocated only as used): a million-row import
-                    // updates four indexes at random places, and misses cost more than memory.
-                    .pragma("cache_size", "-262144")
-                    // Statement journals of the multi-row INSERTs stay in memory.
-                    .pragma("temp_store", "memory");
-                SqlitePoolOptions::new().max_connections(4).connect_with(options).await?
-            };
-            Db::Sqlite(pool)
-        };
-        let store = Store { db };
-        store.migrate().await?;
+            store.refuse_newer().await?;
+        }
         Ok(store)
     }
 
@@ -176,10 +153,26 @@ impl Store {
         self.migrations().iter().map(|m| m.0).max().unwrap_or(0)
     }
 
-    async fn migrate(&self) -> Result<()> {
+    /// Fails with [`StoreError::NewerSchema`] for a database migrated by a newer flsdb; returns
+    /// the versions applied.
+    async fn refuse_newer(&self) -> Result<Vec<(i64, String)>> {
         let known = self.schema_version();
-        if let Some(found) = self.applied_migrations().await?.iter().map(|m| m.0).max().filter(|v| *v > known) {
+        let applied = self.applied_migrations().await?;
+        if let Some(found) = applied.iter().map(|m| m.0).max().filter(|v| *v > known) {
             return Err(StoreError::NewerSchema { found, known });
+        }
+        Ok(applied)
+    }
+
+    /// Applies the migrations this database lacks; returns their versions (empty: it was up to
+    /// date, and nothing was run, so a role without DDL rights can connect to a current
+    /// database). Refuses a database migrated by a newer flsdb.
+    pub async fn migrate(&self) -> Result<Vec<i64>> {
+        let applied = self.refuse_newer().await?;
+        let pending: Vec<i64> =
+            self.migrations().iter().map(|m| m.0).filter(|v| !applied.iter().any(|a| a.0 == *v)).collect();
+        if pending.is_empty() {
+            return Ok(pending);
         }
         let migrator = Migrator::with_migrations(
             self.migrations()
@@ -196,7 +189,7 @@ impl Store {
                 .collect(),
         );
         dispatch!(&self.db, p => migrator.run(p).await?);
-        Ok(())
+        Ok(pending)
     }
 
     /// `(version, description)` of the migrations applied to this database, oldest first; empty

@@ -2,10 +2,11 @@
 //!
 //! Columns are named after the canonical fields and come in [`Field::ALL`] order. Dates, numbers
 //! and the NHS number have typed columns; codes, multi-value fields (`a;b`), the postcode and the
-//! ids are their canonical text. A row is read back by rebuilding the canonical cells and running
-//! them through [`parse_record`], so a stored row can only ever become a *valid* record (the
-//! dataset's one validation, with test NHS numbers allowed and no "future" limit, since a row was
-//! valid on the day it was stored).
+//! ids are their canonical text. A single row (`get_record`) is read back by rebuilding the
+//! canonical cells and running them through [`parse_record`], so it can only ever become a
+//! *valid* record (the dataset's one validation, with test NHS numbers allowed and no "future"
+//! limit, since a row was valid on the day it was stored). Bulk reads (`read.rs`) rebuild each
+//! field through its own type instead, which is many times faster for a national dataset.
 
 use crate::db::{Kind, RowRef, Value};
 use crate::{Result, StoreError};

@@ -4,7 +4,7 @@
 use crate::audit::{self, AuditContext, AuditRow};
 use crate::db::{Kind, Row, Tx, Value, placeholders};
 use crate::mapping::{Interner, RECORD_COLUMNS, RECORD_KINDS, record_diff_json, record_from_row, row_hash, to_values};
-use crate::{Result, Store, StoreError, bump_data_version};
+use crate::{Result, Store, StoreError, bulk, bump_data_version, read};
 use flsdb_dataset::{Field, LocalId, Record, ServiceCode};
 use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
@@ -58,10 +58,13 @@ impl RecordFilter {
     }
 }
 
-/// Rows per multi-row INSERT. Each row binds 42 values (41 fields and the hash): 500 rows stay
-/// under SQLite's 32,766 and PostgreSQL's 65,535 parameters with room to spare.
-const IMPORT_CHUNK: usize = 500;
-const PARAMS_PER_ROW: usize = Field::COUNT + 1;
+/// Records classified and written per step. The writes within a step go out in statements of
+/// at most [`bulk::SQLITE_ROWS`] rows on SQLite (its variable limit) and one COPY on PostgreSQL;
+/// the stored rows a step replaces are read with one `IN` list of at most this many ids.
+pub(crate) const IMPORT_CHUNK: usize = 3 * bulk::SQLITE_ROWS;
+
+/// Yields one row when `records` holds any.
+pub(crate) const ANY_RECORD: &str = "SELECT id FROM records LIMIT 1";
 
 fn key_text(service: &str, local_id: &str) -> String {
     format!("{service}/{local_id}")
@@ -87,8 +90,7 @@ struct Import<'a> {
     /// Who and when, unless this is a dry run.
     write: Option<AuditContext<'a>>,
     outcome: ImportOutcome,
-    /// The write statements by (replace?, rows), built once per shape.
-    sql: HashMap<(bool, usize), String>,
+    writer: bulk::Writer,
 }
 
 impl Import<'_> {
@@ -129,23 +131,15 @@ impl Import<'_> {
         if writes.is_empty() {
             return Ok(());
         }
-        // New rows by plain INSERT, changed ones by upsert: the conflict clause costs SQLite
-        // a fifth more per row, so only the rows that need it pay for it.
+        // New rows by plain INSERT (or COPY), changed ones by upsert: the conflict clause costs
+        // SQLite a fifth more per row, so only the rows that need it pay for it.
         let (replaced, inserted): (Vec<Pending>, Vec<Pending>) =
             writes.into_iter().partition(|w| w.stored_id.is_some());
-        for (replace, rows) in [(false, inserted), (true, replaced)] {
-            if rows.is_empty() {
-                continue;
-            }
-            let sql = self.sql.entry((replace, rows.len())).or_insert_with(|| write_sql(replace, rows.len()));
-            let mut params = Vec::with_capacity(rows.len() * PARAMS_PER_ROW + 2);
-            params.extend([Value::Int(cx.batch_id), Value::Time(Some(cx.at))]);
-            for w in rows {
-                params.extend(w.values);
-                params.push(Value::Int(Some(w.hash)));
-            }
-            tx.execute(sql, params).await?;
-        }
+        let rows = |pending: Vec<Pending>| -> Vec<bulk::Row> {
+            pending.into_iter().map(|p| bulk::Row { values: p.values, hash: p.hash }).collect()
+        };
+        self.writer.write(tx, false, rows(inserted)).await?;
+        self.writer.write(tx, true, rows(replaced)).await?;
         audit::write(tx, cx, "record", audit_rows).await
     }
 }
@@ -156,34 +150,6 @@ fn text(v: &Value) -> &str {
         Value::Shared(Some(s)) => s,
         _ => "",
     }
-}
-
-/// A multi-row `INSERT` of `rows` records; with `replace`, `ON CONFLICT (key) DO UPDATE`, which
-/// replaces the stored record (a row is the whole record: every field is overwritten), bumps
-/// `version` and keeps `created_at`. The batch id and the time are shared parameters, first
-/// ($1, $2), so the numbers only rise (see `Tx::dialect`).
-fn write_sql(replace: bool, rows: usize) -> String {
-    let tuples: Vec<String> = (0..rows)
-        .map(|r| format!("({}, $1, $2, $2, 1)", placeholders(3 + r * PARAMS_PER_ROW, PARAMS_PER_ROW)))
-        .collect();
-    let mut sql = format!(
-        "INSERT INTO records ({}, row_hash, batch_id, created_at, updated_at, version) VALUES {}",
-        *RECORD_COLUMNS,
-        tuples.join(", ")
-    );
-    if replace {
-        let updates: Vec<String> = Field::ALL[2..]
-            .iter()
-            .map(|f| f.name())
-            .chain(["row_hash", "batch_id", "updated_at"])
-            .map(|c| format!("{c} = excluded.{c}"))
-            .collect();
-        sql.push_str(&format!(
-            " ON CONFLICT (service_code, local_id) DO UPDATE SET {}, version = records.version + 1",
-            updates.join(", ")
-        ));
-    }
-    sql
 }
 
 impl Store {
@@ -236,36 +202,11 @@ impl Store {
         E: From<StoreError>,
     {
         let chunk_size = chunk_size.max(1);
-        // The callback's own error stops the read; it is kept here while the snapshot closes.
-        let mut failure = None;
-        self.db
-            .in_read(async |tx| {
-                let mut after_id = 0;
-                loop {
-                    // Keyset pagination on id: each page is an index range, however far in.
-                    let mut params = vec![Value::Int(Some(after_id))];
-                    let conditions = filter.sql(&mut params);
-                    let sql = format!(
-                        "SELECT id, {} FROM records WHERE id > $1{conditions} ORDER BY id LIMIT {chunk_size}",
-                        *RECORD_COLUMNS
-                    );
-                    let rows = tx
-                        .fetch_map(&sql, params, |row| Ok((row.value(0, Kind::Int)?, record_from_row(row, 1)?)))
-                        .await?;
-                    let Some((Value::Int(Some(last)), _)) = rows.last() else { return Ok(()) };
-                    after_id = *last;
-                    let records: Vec<Record> = rows.into_iter().map(|(_, r)| r).collect();
-                    let full = records.len() == chunk_size;
-                    if let Err(e) = f(records) {
-                        failure = Some(e);
-                        return Ok(());
-                    }
-                    if !full {
-                        return Ok(());
-                    }
-                }
-            })
-            .await?;
+        let mut params = Vec::new();
+        let sql = read::select_sql(&filter.sql(&mut params));
+        // The callback's own error stops the read; it is kept while the snapshot closes.
+        let failure =
+            self.db.in_read(async |tx| read::stream_records(tx, &sql, params, chunk_size, &mut f).await).await?;
         failure.map_or(Ok(()), Err)
     }
 
@@ -440,7 +381,7 @@ where
         .iter()
         .map(|r| r.text(0).map(str::to_owned))
         .collect::<Result<_>>()?;
-    let mut import = Import { write: None, outcome: ImportOutcome::default(), sql: HashMap::new() };
+    let mut import = Import { write: None, outcome: ImportOutcome::default(), writer: bulk::Writer::new(None, now) };
     // Rows this import inserts get ids above this (SQLite: max rowid + 1; PostgreSQL: a
     // sequence; nobody else inserts meanwhile): how their audit lines are found at the end.
     let mut last_id_before = 0;
@@ -462,7 +403,18 @@ where
         let batch_id = row.int(0)?;
         import.outcome.batch_id = Some(batch_id);
         import.write = Some(AuditContext { at: now, actor: &b.actor, batch_id: Some(batch_id) });
+        import.writer = bulk::Writer::new(Some(batch_id), now);
     }
+    let indexes = if batch.is_some() {
+        if !tx.is_postgres() {
+            // Foreign keys checked once, at the commit (reset by it); this also spares SQLite a
+            // statement journal per multi-row INSERT (see `bulk`).
+            tx.execute("PRAGMA defer_foreign_keys = ON", vec![]).await?;
+        }
+        Some(bulk::IndexRebuild::begin(tx).await?)
+    } else {
+        None
+    };
 
     // Stored keys per service, loaded when the import first meets the service.
     let mut known: HashMap<String, HashMap<String, Existing>> = HashMap::new();
@@ -479,8 +431,9 @@ where
         next = prepared?;
     }
 
+    import.writer.finish(tx).await?;
     let outcome = import.outcome;
-    let Some(cx) = import.write else { return Ok(outcome) };
+    let (Some(cx), Some(indexes)) = (import.write, indexes) else { return Ok(outcome) };
     let [inserted, updated, unchanged] =
         [outcome.inserted, outcome.updated, outcome.unchanged].map(|n| Value::Int(Some(n as i64)));
     tx.execute(
@@ -498,10 +451,12 @@ where
     );
     // One audit line per inserted record, written by the database from the rows themselves:
     // nothing to bind per row, which matters at a million rows. The values are not repeated
-    // (they are the record's own; see the crate docs).
+    // (they are the record's own; see the crate docs). In key order, so the audit log's index on
+    // the key grows at one place instead of at a random place per line (several times faster on
+    // PostgreSQL for a national file); the lines of one batch share its time and id anyway.
     tx.execute(
         "INSERT INTO audit_log (logged_at, actor, action, entity, entity_key, batch_id) \
-         SELECT $1, $2, 'insert', 'record', service_code || '/' || local_id, $3 FROM records WHERE id > $4 ORDER BY id",
+         SELECT $1, $2, 'insert', 'record', service_code || '/' || local_id, $3 FROM records WHERE id > $4 ORDER BY service_code, local_id",
         vec![
             Value::Time(Some(cx.at)),
             Value::text(cx.actor),
@@ -510,6 +465,7 @@ where
         ],
     )
     .await?;
+    indexes.finish(tx).await?;
     let key = cx.batch_id.map(|b| b.to_string()).unwrap_or_default();
     audit::write(tx, &cx, "import_batch", vec![AuditRow { action: "import", key, before: None, after: Some(summary) }])
         .await?;

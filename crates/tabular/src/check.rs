@@ -1,9 +1,14 @@
 use crate::Header;
+use crate::fast;
+use crate::source::Inner;
 use crate::source::{RawRow, RowSource};
-use flsdb_dataset::{Cells, Field, Problem, Record, Rule, ServiceCode, Severity, Validation, parse_record};
+use csv::ByteRecord;
+use flsdb_dataset::{
+    Cells, Detail, Field, Problem, Record, Rule, ServiceCode, Severity, Validation, parse_record_with,
+};
 use std::collections::{HashMap, HashSet};
-use std::hash::BuildHasher;
-use std::sync::{Mutex, mpsc};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::sync::{Condvar, Mutex};
 
 /// One line of an error report: `row,service_code,local_id,field,value,rule,message`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,11 +30,14 @@ pub struct CheckedRow {
     pub record: Option<Record>,
     /// Errors (when rejected) and warnings, in field order.
     pub problems: Vec<RowError>,
+    /// Warnings kept as their rule only (when checked with [`Detail::WarningsCounted`]); they
+    /// are not in `problems` then.
+    pub counted_warnings: Vec<Rule>,
 }
 
 impl CheckedRow {
     pub fn warnings(&self) -> usize {
-        self.problems.iter().filter(|p| p.severity == Severity::Warning).count()
+        self.problems.iter().filter(|p| p.severity == Severity::Warning).count() + self.counted_warnings.len()
     }
 }
 
@@ -44,154 +52,563 @@ pub struct RowChecker {
 }
 
 impl RowChecker {
-    fn check(&self, header: &Header, raw: &RawRow, duplicate_of: Option<u64>) -> CheckedRow {
-        let text = |field: Field| -> String {
-            header
-                .column(field)
-                .and_then(|i| raw.cells.get(i))
-                .map(|c| String::from_utf8_lossy(c).trim().to_owned())
-                .unwrap_or_default()
-        };
-        let row_error = |field: &str, value: String, rule: Rule, message: String| RowError {
-            row: raw.row,
-            service_code: text(Field::ServiceCode),
-            local_id: text(Field::LocalId),
-            field: field.to_owned(),
-            value,
-            rule: rule.code().to_owned(),
-            severity: Severity::Invalid,
-            message,
-        };
-        let rejected = |problems: Vec<RowError>| CheckedRow { row: raw.row, record: None, problems };
+    /// Checks one row as read (cells as bytes, any number of them).
+    fn check(&self, header: &Header, raw: &RawRow, duplicate_of: Option<u64>, detail: Detail) -> CheckedRow {
+        let cells: Vec<&[u8]> = raw.cells.iter().collect();
+        self.check_bytes(header, raw.row, &cells, duplicate_of, detail)
+    }
 
-        if raw.cells.len() != header.width {
-            let (n, w) = (raw.cells.len(), header.width);
-            return rejected(vec![row_error(
-                "",
-                String::new(),
-                Rule::CellCount,
-                format!("the row has {n} cells but the header has {w} columns (check for a stray or missing comma)"),
-            )]);
+    /// Checks one row given as byte cells: the cell count, then the encoding, then the rules.
+    fn check_bytes(
+        &self,
+        header: &Header,
+        row: u64,
+        raw: &[&[u8]],
+        duplicate_of: Option<u64>,
+        detail: Detail,
+    ) -> CheckedRow {
+        if raw.len() != header.width {
+            let text = |field| Self::key_text(header, raw, field, |c| String::from_utf8_lossy(c).trim().to_owned());
+            return cell_count(row, raw.len(), header.width, text);
         }
-        let mut strings: Vec<&str> = Vec::with_capacity(raw.cells.len());
-        for (i, cell) in raw.cells.iter().enumerate() {
+        let mut strings: Vec<&str> = Vec::with_capacity(raw.len());
+        for (i, cell) in raw.iter().enumerate() {
             match std::str::from_utf8(cell) {
                 Ok(s) => strings.push(s),
                 Err(_) => {
-                    return rejected(vec![row_error(
-                        "",
-                        String::from_utf8_lossy(cell).into_owned(),
-                        Rule::Encoding,
-                        format!("cell {} is not valid UTF-8 text: save the file as \"CSV UTF-8\"", i + 1),
-                    )]);
+                    let text =
+                        |field| Self::key_text(header, raw, field, |c| String::from_utf8_lossy(c).trim().to_owned());
+                    return CheckedRow {
+                        row,
+                        record: None,
+                        counted_warnings: Vec::new(),
+                        problems: vec![RowError {
+                            value: String::from_utf8_lossy(cell).into_owned(),
+                            ..row_error(
+                                row,
+                                text,
+                                "",
+                                Rule::Encoding,
+                                format!("cell {} is not valid UTF-8 text: save the file as \"CSV UTF-8\"", i + 1),
+                            )
+                        }],
+                    };
                 }
             }
         }
+        self.check_text(header, row, &strings, duplicate_of, &Registered::Set(&self.registered), detail)
+    }
+
+    /// The text of a key cell (for error lines), however many cells the row has.
+    fn key_text<C>(header: &Header, raw: &[C], field: Field, text: impl Fn(&C) -> String) -> String {
+        header.column(field).and_then(|i| raw.get(i)).map(text).unwrap_or_default()
+    }
+
+    /// Checks one row of text cells (a quote-free line already known to be UTF-8).
+    fn check_str_cells(
+        &self,
+        header: &Header,
+        row: u64,
+        raw: &[&str],
+        duplicate_of: Option<u64>,
+        registered: &Registered<'_>,
+        detail: Detail,
+    ) -> CheckedRow {
+        if raw.len() != header.width {
+            let text = |field| Self::key_text(header, raw, field, |c| c.trim().to_owned());
+            return cell_count(row, raw.len(), header.width, text);
+        }
+        self.check_text(header, row, raw, duplicate_of, registered, detail)
+    }
+
+    /// The rules, the registry and the permissions, for a row with the header's width of text.
+    fn check_text(
+        &self,
+        header: &Header,
+        row: u64,
+        strings: &[&str],
+        duplicate_of: Option<u64>,
+        registered: &Registered<'_>,
+        detail: Detail,
+    ) -> CheckedRow {
         let mut cells: Cells<'_> = [""; Field::COUNT];
         for field in Field::ALL {
             if let Some(i) = header.column(*field) {
                 cells[field.index()] = strings[i];
             }
         }
-        let outcome = parse_record(&cells, self.validation);
+        let text = |field: Field| cells[field.index()].trim().to_owned();
+        let outcome = parse_record_with(&cells, self.validation, detail);
         let mut problems: Vec<RowError> = Vec::new();
-        let service = ServiceCode::parse(cells[Field::ServiceCode.index()]);
-        if let Some(code) = &service {
-            if !self.registered.contains(code) {
-                problems.push(row_error(
-                    "service_code",
-                    code.to_string(),
-                    Rule::UnknownService,
-                    format!("service {code} is not in the organisation registry"),
-                ));
+        // A valid record carries its service code already parsed.
+        let parsed;
+        let service = match &outcome {
+            Ok(valid) => Some(&valid.record.service_code),
+            Err(_) => {
+                parsed = ServiceCode::parse(cells[Field::ServiceCode.index()]);
+                parsed.as_ref()
+            }
+        };
+        if let Some(code) = service {
+            if !registered.contains(code) {
+                problems.push(RowError {
+                    value: code.to_string(),
+                    ..row_error(
+                        row,
+                        text,
+                        "service_code",
+                        Rule::UnknownService,
+                        format!("service {code} is not in the organisation registry"),
+                    )
+                });
             } else if self.permitted.as_ref().is_some_and(|p| !p.contains(code)) {
-                problems.push(row_error(
-                    "service_code",
-                    code.to_string(),
-                    Rule::NotYourService,
-                    format!("you may not submit records for service {code}: it is not one of your services"),
-                ));
+                problems.push(RowError {
+                    value: code.to_string(),
+                    ..row_error(
+                        row,
+                        text,
+                        "service_code",
+                        Rule::NotYourService,
+                        format!("you may not submit records for service {code}: it is not one of your services"),
+                    )
+                });
             }
         }
         if let Some(first) = duplicate_of {
-            problems.push(row_error(
-                "local_id",
-                text(Field::LocalId),
-                Rule::DuplicateKey,
-                format!("service_code and local_id repeat row {first}: a record may appear once in a file"),
-            ));
+            problems.push(RowError {
+                value: text(Field::LocalId),
+                ..row_error(
+                    row,
+                    text,
+                    "local_id",
+                    Rule::DuplicateKey,
+                    format!("service_code and local_id repeat row {first}: a record may appear once in a file"),
+                )
+            });
         }
-        let to_error =
-            |p: Problem| RowError { severity: p.severity, ..row_error(p.field.name(), p.value, p.rule, p.message) };
+        let to_error = |p: Problem| RowError {
+            severity: p.severity,
+            value: p.value,
+            ..row_error(row, text, p.field.name(), p.rule, p.message)
+        };
+        // Warnings that are only counted stay as their rule.
+        let mut counted_warnings = Vec::new();
+        let mut keep = |p: &Problem| {
+            let counted = detail == Detail::WarningsCounted && p.severity == Severity::Warning;
+            if counted {
+                counted_warnings.push(p.rule);
+            }
+            !counted
+        };
         match outcome {
-            Ok(valid) if problems.is_empty() => CheckedRow {
-                row: raw.row,
-                record: Some(valid.record),
-                problems: valid.warnings.into_iter().map(to_error).collect(),
-            },
+            Ok(valid) if problems.is_empty() => {
+                let problems = valid.warnings.into_iter().filter(|p| keep(p)).map(to_error).collect();
+                CheckedRow { row, record: Some(valid.record), problems, counted_warnings }
+            }
             Ok(valid) => {
-                problems.extend(valid.warnings.into_iter().map(to_error));
-                rejected(problems)
+                problems.extend(valid.warnings.into_iter().filter(|p| keep(p)).map(to_error));
+                CheckedRow { row, record: None, problems, counted_warnings }
             }
             Err(found) => {
-                let mut all: Vec<RowError> = found.into_iter().map(to_error).collect();
+                let mut all: Vec<RowError> = found.into_iter().filter(|p| keep(p)).map(to_error).collect();
                 all.extend(problems);
-                rejected(all)
+                CheckedRow { row, record: None, problems: all, counted_warnings }
             }
         }
     }
 }
 
-/// Finds repeated `(service_code, local_id)` keys in file order, so the first occurrence wins
-/// whichever thread checks the rows. Keys are kept as 128-bit hashes: a million keys cost
-/// about 32 MB rather than the strings themselves.
-#[derive(Default)]
-struct KeyTracker {
-    seen: HashMap<u128, u64>,
-    hasher: std::hash::RandomState,
+/// An error line of `row` (invalid, no value yet); `text` gives the row's key cells.
+fn row_error(row: u64, text: impl Fn(Field) -> String, field: &str, rule: Rule, message: String) -> RowError {
+    RowError {
+        row,
+        service_code: text(Field::ServiceCode),
+        local_id: text(Field::LocalId),
+        field: field.to_owned(),
+        value: String::new(),
+        rule: rule.code().to_owned(),
+        severity: Severity::Invalid,
+        message,
+    }
 }
 
-impl KeyTracker {
-    fn first_row(&mut self, header: &Header, raw: &RawRow) -> Option<u64> {
-        let cell =
-            |field| header.column(field).and_then(|i| raw.cells.get(i)).and_then(|c| std::str::from_utf8(c).ok());
-        let (service, local_id) = (cell(Field::ServiceCode)?.trim(), cell(Field::LocalId)?.trim());
+fn cell_count(row: u64, n: usize, width: usize, text: impl Fn(Field) -> String) -> CheckedRow {
+    CheckedRow {
+        row,
+        record: None,
+        counted_warnings: Vec::new(),
+        problems: vec![row_error(
+            row,
+            text,
+            "",
+            Rule::CellCount,
+            format!("the row has {n} cells but the header has {width} columns (check for a stray or missing comma)"),
+        )],
+    }
+}
+
+/// The registered services, as given or as a faster copy made for one file.
+enum Registered<'a> {
+    Set(&'a HashSet<ServiceCode>),
+    Fast(HashSet<&'a str, foldhash::fast::RandomState>),
+}
+
+impl<'a> Registered<'a> {
+    fn fast(set: &'a HashSet<ServiceCode>) -> Self {
+        let mut fast = HashSet::with_capacity_and_hasher(set.len(), foldhash::fast::RandomState::default());
+        fast.extend(set.iter().map(ServiceCode::as_str));
+        Registered::Fast(fast)
+    }
+
+    #[inline]
+    fn contains(&self, code: &ServiceCode) -> bool {
+        match self {
+            Registered::Set(set) => set.contains(code),
+            Registered::Fast(set) => set.contains(code.as_str()),
+        }
+    }
+}
+
+/// Hashes `(service_code, local_id)` keys to 128 bits (two independently seeded foldhash
+/// hashes: fast, and a collision between different keys is as good as impossible), so a million
+/// keys cost about 24 MB rather than the strings themselves. Shared by the checking threads.
+struct KeyHasher {
+    first: foldhash::quality::RandomState,
+    second: foldhash::quality::RandomState,
+}
+
+impl KeyHasher {
+    fn new() -> Self {
+        KeyHasher { first: Default::default(), second: Default::default() }
+    }
+
+    /// The key of a row; cells not given, not UTF-8 or empty make no key. `upper` is scratch
+    /// space for the upper-cased service code (ASCII codes are upper-cased without allocating).
+    fn key(&self, service: Option<&[u8]>, local_id: Option<&[u8]>, upper: &mut Vec<u8>) -> Option<Key> {
+        let service = std::str::from_utf8(service?).ok()?.trim();
+        let local_id = std::str::from_utf8(local_id?).ok()?.trim();
         if service.is_empty() || local_id.is_empty() {
             return None;
         }
-        let service = service.to_uppercase();
-        let half = |salt: u8| self.hasher.hash_one((salt, &service, local_id));
-        let key = (u128::from(half(0)) << 64) | u128::from(half(1));
-        match self.seen.entry(key) {
-            std::collections::hash_map::Entry::Occupied(first) => Some(*first.get()),
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                slot.insert(raw.row);
-                None
+        upper.clear();
+        if service.is_ascii() {
+            upper.extend(service.bytes().map(|b| b.to_ascii_uppercase()));
+        } else {
+            upper.extend_from_slice(service.to_uppercase().as_bytes());
+        }
+        let key = (upper.as_slice(), local_id.as_bytes());
+        Some(Key(self.first.hash_one(key), self.second.hash_one(key)))
+    }
+}
+
+/// A 128-bit key hash; the map uses its first half as the hash.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Key(u64, u64);
+
+impl std::hash::Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0);
+    }
+}
+
+/// Passes a [`Key`]'s first half through.
+#[derive(Default)]
+struct KeyHashHasher(u64);
+
+impl Hasher for KeyHashHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.0 = i;
+    }
+}
+
+/// The first row of every key seen, and where file order has got to. Units of work are
+/// numbered as they are read; each enters its keys here in that order, so the first occurrence
+/// of a key wins whichever thread checks it, and rows get their numbers in file order.
+struct Sequence {
+    /// The unit whose turn it is.
+    turn: u64,
+    /// The row number of the next row of a CSV file.
+    next_row: u64,
+    seen: HashMap<Key, u64, BuildHasherDefault<KeyHashHasher>>,
+    /// A thread gave up (it panicked): the others stop waiting.
+    broken: bool,
+}
+
+/// A unit of reading, taken under the source's lock.
+enum Unit {
+    /// Whole quote-free records.
+    Block(Vec<u8>),
+    /// Rows read by the csv crate (an unreadable one as its message), numbered in turn.
+    Rows(Vec<Result<ByteRecord, String>>),
+    /// Rows that carry their own numbers (a workbook's).
+    Numbered(Vec<(u64, ByteRecord)>),
+}
+
+impl RowSource {
+    /// The next unit of reading, `None` at the end.
+    fn next_unit(&mut self) -> Option<Unit> {
+        loop {
+            match &mut self.inner {
+                Inner::Blocks(blocks) => match blocks.reader.next_block() {
+                    Ok(Some(bytes)) if fast::is_plain(&bytes) => return Some(Unit::Block(bytes)),
+                    Ok(Some(bytes)) => self.switch_to_csv(bytes),
+                    Ok(None) => return None,
+                    Err(e) => {
+                        self.inner = Inner::Rows(Vec::new().into_iter());
+                        return Some(Unit::Rows(vec![Err(e.to_string())]));
+                    }
+                },
+                Inner::Csv(csv) => {
+                    let mut rows = Vec::with_capacity(BATCH);
+                    while rows.len() < BATCH {
+                        let mut cells = ByteRecord::new();
+                        match csv.read_byte_record(&mut cells) {
+                            Ok(true) => rows.push(Ok(cells)),
+                            Ok(false) => break,
+                            Err(e) => rows.push(Err(e.to_string())),
+                        }
+                    }
+                    return (!rows.is_empty()).then_some(Unit::Rows(rows));
+                }
+                Inner::Rows(rows) => {
+                    let batch: Vec<(u64, ByteRecord)> = rows.by_ref().take(BATCH).collect();
+                    return (!batch.is_empty()).then_some(Unit::Numbered(batch));
+                }
+            }
+        }
+    }
+
+    /// Checks every row in file order on this thread.
+    pub fn check_each(self, checker: &RowChecker, mut each: impl FnMut(CheckedRow)) {
+        let shared = Shared::new(self, checker, Detail::Full);
+        shared.work(&mut each);
+    }
+}
+
+const BATCH: usize = 2048;
+
+/// What the checking threads share.
+struct Shared<'c> {
+    header: Header,
+    checker: &'c RowChecker,
+    registered: Registered<'c>,
+    keys: KeyHasher,
+    /// The source, and the number of the next unit read from it.
+    source: Mutex<(RowSource, u64)>,
+    /// Rows expected in the file (from its size), to size the key map once.
+    expected_rows: Option<u64>,
+    sequence: Mutex<Sequence>,
+    turn_taken: Condvar,
+    detail: Detail,
+}
+
+/// Marks the sequence broken if a thread leaves its turn without finishing it (a panic).
+struct TurnGuard<'a>(&'a Shared<'a>, bool);
+
+impl Drop for TurnGuard<'_> {
+    fn drop(&mut self) {
+        if !self.1 {
+            if let Ok(mut s) = self.0.sequence.lock() {
+                s.broken = true;
+            }
+            self.0.turn_taken.notify_all();
+        }
+    }
+}
+
+impl<'c> Shared<'c> {
+    fn new(source: RowSource, checker: &'c RowChecker, detail: Detail) -> Self {
+        let next_row = source.next_row;
+        Shared {
+            header: source.header.clone(),
+            checker,
+            registered: Registered::fast(&checker.registered),
+            keys: KeyHasher::new(),
+            expected_rows: None,
+            source: Mutex::new((source, 0)),
+            sequence: Mutex::new(Sequence { turn: 0, next_row, seen: HashMap::default(), broken: false }),
+            turn_taken: Condvar::new(),
+            detail,
+        }
+    }
+
+    fn key_of(&self, raw: &ByteRecord, upper: &mut Vec<u8>) -> Option<Key> {
+        let cell = |field| self.header.column(field).and_then(|i| raw.get(i));
+        self.keys.key(cell(Field::ServiceCode), cell(Field::LocalId), upper)
+    }
+
+    /// Takes units until the source is exhausted: keys are hashed here, entered in file order
+    /// (waiting for this unit's turn), then the rows are checked and passed to `each`.
+    fn work(&self, each: &mut impl FnMut(CheckedRow)) {
+        let (service_col, local_col) = (self.header.column(Field::ServiceCode), self.header.column(Field::LocalId));
+        let mut upper = Vec::with_capacity(64);
+        let mut ranges: Vec<(usize, usize)> = Vec::new();
+        let mut keys: Vec<Option<Key>> = Vec::new();
+        let mut duplicates: Vec<(usize, u64)> = Vec::new();
+        loop {
+            let (unit, number) = {
+                let Ok(mut source) = self.source.lock() else { return };
+                let Some(unit) = source.0.next_unit() else { return };
+                source.1 += 1;
+                (unit, source.1 - 1)
+            };
+            let mut guard = TurnGuard(self, false);
+            // Keys, off the critical path.
+            keys.clear();
+            ranges.clear();
+            duplicates.clear();
+            match &unit {
+                Unit::Block(bytes) => {
+                    let mut pos = 0;
+                    while let Some(record) = fast::next_record(bytes, &mut pos) {
+                        ranges.push((pos - record.len(), pos));
+                        keys.push(
+                            key_cells(record, service_col, local_col)
+                                .and_then(|(service, local)| self.keys.key(service, local, &mut upper)),
+                        );
+                    }
+                }
+                Unit::Rows(rows) => {
+                    keys.extend(rows.iter().map(|r| r.as_ref().ok().and_then(|raw| self.key_of(raw, &mut upper))));
+                }
+                Unit::Numbered(rows) => {
+                    keys.extend(rows.iter().map(|(_, raw)| self.key_of(raw, &mut upper)));
+                }
+            }
+            // This unit's turn: number the rows and enter the keys in file order.
+            let first_row = {
+                let Ok(mut s) = self.sequence.lock() else { return };
+                while s.turn != number && !s.broken {
+                    s = match self.turn_taken.wait(s) {
+                        Ok(s) => s,
+                        Err(_) => return,
+                    };
+                }
+                if s.broken {
+                    return;
+                }
+                if s.seen.capacity() == 0 {
+                    let expected = match (&unit, self.expected_rows) {
+                        (Unit::Block(bytes), Some(total)) if !bytes.is_empty() => {
+                            total.saturating_mul(ranges.len() as u64) / bytes.len() as u64
+                        }
+                        _ => 0,
+                    };
+                    s.seen.reserve(expected.min(1 << 26) as usize);
+                }
+                let first_row = s.next_row;
+                for (i, key) in keys.iter().enumerate() {
+                    let Some(key) = key else { continue };
+                    let row = match &unit {
+                        Unit::Numbered(rows) => rows[i].0,
+                        _ => first_row + i as u64,
+                    };
+                    match s.seen.entry(*key) {
+                        std::collections::hash_map::Entry::Occupied(first) => duplicates.push((i, *first.get())),
+                        std::collections::hash_map::Entry::Vacant(slot) => {
+                            slot.insert(row);
+                        }
+                    }
+                }
+                if !matches!(unit, Unit::Numbered(_)) {
+                    s.next_row += keys.len() as u64;
+                }
+                s.turn += 1;
+                first_row
+            };
+            guard.1 = true;
+            drop(guard);
+            self.turn_taken.notify_all();
+            // The checks themselves.
+            let mut dups = duplicates.iter().peekable();
+            let mut dup_of = |i: usize| dups.next_if(|d| d.0 == i).map(|d| d.1);
+            match unit {
+                Unit::Block(bytes) => {
+                    let mut text: Vec<&str> = Vec::with_capacity(self.header.width);
+                    let mut commas: Vec<usize> = Vec::new();
+                    let mut cells: Vec<&[u8]> = Vec::with_capacity(self.header.width);
+                    for (i, &(start, end)) in ranges.iter().enumerate() {
+                        let record = &bytes[start..end];
+                        let (row, dup) = (first_row + i as u64, dup_of(i));
+                        // The whole line is UTF-8 exactly when every cell is (cells split on a comma).
+                        match std::str::from_utf8(record) {
+                            Ok(line) => {
+                                text.clear();
+                                fast::split_text(line, &mut text, &mut commas);
+                                each(self.checker.check_str_cells(
+                                    &self.header,
+                                    row,
+                                    &text,
+                                    dup,
+                                    &self.registered,
+                                    self.detail,
+                                ));
+                            }
+                            Err(_) => {
+                                cells.clear();
+                                cells.extend(record.split(|b| *b == b','));
+                                each(self.checker.check_bytes(&self.header, row, &cells, dup, self.detail));
+                            }
+                        }
+                    }
+                }
+                Unit::Rows(rows) => {
+                    for (i, raw) in rows.into_iter().enumerate() {
+                        let row = first_row + i as u64;
+                        match raw {
+                            Ok(cells) => {
+                                let dup = dup_of(i);
+                                each(self.checker.check(&self.header, &RawRow { row, cells }, dup, self.detail));
+                            }
+                            Err(message) => each(unreadable(row, message)),
+                        }
+                    }
+                }
+                Unit::Numbered(rows) => {
+                    for (i, (row, cells)) in rows.into_iter().enumerate() {
+                        let dup = dup_of(i);
+                        each(self.checker.check(&self.header, &RawRow { row, cells }, dup, self.detail));
+                    }
+                }
             }
         }
     }
 }
 
-impl RowSource {
-    /// Checks every row in file order on this thread.
-    pub fn check_each(mut self, checker: &RowChecker, mut each: impl FnMut(CheckedRow)) {
-        let mut keys = KeyTracker::default();
-        while let Some(next) = self.next_row() {
-            match next {
-                Ok(raw) => {
-                    let dup = keys.first_row(&self.header, &raw);
-                    each(checker.check(&self.header, &raw, dup));
-                }
-                Err((row, message)) => each(unreadable(row, message)),
-            }
+/// The service code and local id cells of a row, when it has them.
+type KeyCells<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+
+/// The key cells of a quote-free record, found by splitting it up to the later of the two
+/// columns; `None` when the header lacks either.
+fn key_cells(record: &[u8], service_col: Option<usize>, local_col: Option<usize>) -> Option<KeyCells<'_>> {
+    let (mut service, mut local) = (None, None);
+    let last = service_col?.max(local_col?);
+    for (i, cell) in record.split(|b| *b == b',').enumerate().take(last + 1) {
+        if Some(i) == service_col {
+            service = Some(cell);
+        }
+        if Some(i) == local_col {
+            local = Some(cell);
         }
     }
+    Some((service, local))
 }
 
 fn unreadable(row: u64, message: String) -> CheckedRow {
     CheckedRow {
         row,
         record: None,
+        counted_warnings: Vec::new(),
         problems: vec![RowError {
             row,
             service_code: String::new(),
@@ -205,68 +622,209 @@ fn unreadable(row: u64, message: String) -> CheckedRow {
     }
 }
 
-const BATCH: usize = 2048;
-
-/// Checks rows on `threads` worker threads while this thread reads the file: each worker folds
-/// the rows it checks into its own state, and the states are returned for the caller to merge
-/// (rows reach a worker in file order, but workers interleave).
+/// Checks rows on `threads` threads, each reading the next block of the file in turn (reading
+/// is a small part of the work): each folds the rows it checks into its own state, and the
+/// states are returned for the caller to merge (rows reach a thread in file order, but threads
+/// interleave). Duplicate keys are judged in file order whichever thread meets them.
 pub fn check_parallel<S: Send>(
-    mut source: RowSource,
+    source: RowSource,
     checker: &RowChecker,
     threads: usize,
     init: impl Fn() -> S + Sync,
     fold: impl Fn(&mut S, CheckedRow) + Sync,
 ) -> Vec<S> {
-    let (sender, receiver) = mpsc::sync_channel::<Vec<(RawRow, Option<u64>)>>(threads * 4);
-    let receiver = Mutex::new(receiver);
-    let header = source.header.clone();
+    check_parallel_with(source, checker, Detail::Full, threads, init, fold)
+}
+
+/// [`check_parallel`], building warnings to the given detail (errors are always complete).
+pub fn check_parallel_with<S: Send>(
+    source: RowSource,
+    checker: &RowChecker,
+    detail: Detail,
+    threads: usize,
+    init: impl Fn() -> S + Sync,
+    fold: impl Fn(&mut S, CheckedRow) + Sync,
+) -> Vec<S> {
+    let mut shared = Shared::new(source, checker, detail);
+    shared.expected_rows = shared.source.get_mut().ok().and_then(|s| s.0.size_hint);
+    let shared = &shared;
+    let (init, fold) = (&init, &fold);
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads.max(1))
             .map(|_| {
-                let (receiver, header, init, fold) = (&receiver, &header, &init, &fold);
                 scope.spawn(move || {
                     let mut state = init();
-                    loop {
-                        let batch = match receiver.lock() {
-                            Ok(r) => r.recv(),
-                            Err(_) => break,
-                        };
-                        let Ok(batch) = batch else { break };
-                        for (raw, dup) in batch {
-                            fold(&mut state, checker.check(header, &raw, dup));
-                        }
-                    }
+                    shared.work(&mut |row| fold(&mut state, row));
                     state
                 })
             })
             .collect();
-        let mut keys = KeyTracker::default();
-        let mut batch = Vec::with_capacity(BATCH);
-        let mut unreadable_rows = Vec::new();
-        while let Some(next) = source.next_row() {
-            match next {
-                Ok(raw) => {
-                    let dup = keys.first_row(&header, &raw);
-                    batch.push((raw, dup));
-                    if batch.len() == BATCH
-                        && sender.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))).is_err()
-                    {
-                        break;
-                    }
-                }
-                Err((row, message)) => unreadable_rows.push(unreadable(row, message)),
-            }
-        }
-        if !batch.is_empty() {
-            let _ = sender.send(batch);
-        }
-        drop(sender);
-        let mut states: Vec<S> = workers.into_iter().filter_map(|w| w.join().ok()).collect();
-        if let Some(first) = states.first_mut() {
-            for row in unreadable_rows {
-                fold(first, row);
-            }
-        }
-        states
+        workers.into_iter().filter_map(|w| w.join().ok()).collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    //! The fast path (blocks split here, checked on several threads) against the reference path
+    //! (every row through the csv crate, one thread), on files that exercise every way the two
+    //! could part: line endings, a byte order mark, blank lines, quoted cells with line breaks
+    //! (early, late, in the last row), a last row without a line break, repeated keys across
+    //! blocks, bytes that are not UTF-8, wrong cell counts.
+    use super::*;
+    use time::macros::date;
+
+    const HEADER: &str =
+        "service_code,local_id,date_of_birth,fracture_date,fracture_site,nhs_number,followup16,followup16_date";
+
+    fn checker() -> RowChecker {
+        RowChecker {
+            validation: Validation { today: date!(2024 - 06 - 30), allow_test_nhs_numbers: true },
+            registered: ["BNT", "RFH"].iter().filter_map(|c| ServiceCode::parse(c)).collect(),
+            permitted: None,
+        }
+    }
+
+    /// Rows of every kind, `n` of them, with line ending `eol`.
+    fn rows(n: usize, eol: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        for i in 0..n {
+            let line = match i % 11 {
+                0 => format!("BNT,{i},1950-01-01,2020-01-01,hip,,yes,2020-02-01"), // warning
+                1 => format!("rfh,{i},1950-01-01,2020-01-01,spine,9434765919,,"),
+                2 => format!("BNT,{},1950-01-01,2020-01-01,hip,,,", i / 3), // repeats keys
+                3 => format!("XYZ,{i},1950-01-01,2019-02-29,hip,,,"),
+                4 => format!("BNT,{i},1950-01-01,2020-01-01"),
+                5 => format!(" BNT , {i} ,1950-01-01,2020-01-01,wrist,,no,"),
+                6 => String::new(), // a blank line
+                7 => format!("BNT,{i},1990-01-01,2020-01-01,hip,,,,extra"),
+                8 => format!("RFH,é{i},1950-01-01,01/02/2020,hip,,,"),
+                9 => format!("BNT,{i},1950-01-01,2015-01-01,hip,,,"),
+                _ => format!("BNT,{i}\u{0},1950-01-01,2020-01-01,other,,,"),
+            };
+            out.extend_from_slice(line.as_bytes());
+            if i % 97 == 13 {
+                out.extend_from_slice(b"\xff"); // not UTF-8
+            }
+            out.extend_from_slice(eol.as_bytes());
+        }
+        out
+    }
+
+    fn file(head: &[u8], body: &[u8]) -> Vec<u8> {
+        [head, HEADER.as_bytes(), b"\n", body].concat()
+    }
+
+    type Seen = Vec<(u64, Option<Record>, Vec<RowError>, Vec<Rule>)>;
+
+    fn seen(rows: Vec<CheckedRow>) -> Seen {
+        let mut out: Seen = rows.into_iter().map(|r| (r.row, r.record, r.problems, r.counted_warnings)).collect();
+        out.sort_by_key(|r| r.0);
+        out
+    }
+
+    fn source(bytes: &[u8]) -> RowSource {
+        RowSource::csv(Box::new(std::io::Cursor::new(bytes.to_vec())), false).expect("readable")
+    }
+
+    /// The reference: the csv crate reads every row (after the same header).
+    fn reference(bytes: &[u8]) -> RowSource {
+        let mut s = source(bytes);
+        if let Inner::Blocks(b) = std::mem::replace(&mut s.inner, Inner::Rows(Vec::new().into_iter())) {
+            s.inner = Inner::Csv(crate::source::csv_reader(b.reader.into_rest(Vec::new())));
+        }
+        s
+    }
+
+    fn parallel(s: RowSource, detail: Detail) -> Vec<CheckedRow> {
+        check_parallel_with(s, &checker(), detail, 3, Vec::new, |v, r| v.push(r)).into_iter().flatten().collect()
+    }
+
+    fn sequential(s: RowSource) -> Vec<CheckedRow> {
+        let mut v = Vec::new();
+        s.check_each(&checker(), |r| v.push(r));
+        v
+    }
+
+    fn assert_paths_agree(name: &str, bytes: &[u8]) {
+        let expected = seen(sequential(reference(bytes)));
+        assert!(expected.len() > 10, "{name}: too few rows");
+        assert_eq!(seen(sequential(source(bytes))), expected, "{name}: sequential fast path");
+        assert_eq!(seen(parallel(source(bytes), Detail::Full)), expected, "{name}: parallel fast path");
+        // Row by row (`next_row`) the rows are the csv crate's too.
+        let (mut fast, mut slow) = (source(bytes), reference(bytes));
+        loop {
+            match (fast.next_row(), slow.next_row()) {
+                (None, None) => break,
+                (Some(Ok(a)), Some(Ok(b))) => assert_eq!((a.row, a.cells), (b.row, b.cells), "{name}"),
+                (a, b) => panic!("{name}: {:?} vs {:?}", a.map(|r| r.map(|r| r.row)), b.map(|r| r.map(|r| r.row))),
+            }
+        }
+        // Counted warnings: the same rows and errors, the warnings as rules only.
+        let counted = seen(parallel(source(bytes), Detail::WarningsCounted));
+        let stripped: Seen = expected
+            .iter()
+            .map(|(row, record, problems, _)| {
+                let (warnings, errors): (Vec<&RowError>, Vec<&RowError>) =
+                    problems.iter().partition(|p| p.severity == Severity::Warning);
+                let rules = warnings.iter().map(|w| rule_of(&w.rule)).collect();
+                (*row, record.clone(), errors.into_iter().cloned().collect(), rules)
+            })
+            .collect();
+        assert_eq!(counted, stripped, "{name}: counted warnings");
+    }
+
+    fn rule_of(code: &str) -> Rule {
+        [Rule::AssessmentAfter730Days, Rule::Followup16Window, Rule::Followup52Window]
+            .into_iter()
+            .find(|r| r.code() == code)
+            .unwrap_or_else(|| panic!("not a warning rule: {code}"))
+    }
+
+    #[test]
+    fn fast_and_reference_paths_agree() {
+        // 60,000 rows make several blocks.
+        let lf = rows(60_000, "\n");
+        assert!(lf.len() > 2 * fast::BLOCK);
+        assert_paths_agree("LF", &file(b"", &lf));
+        assert_paths_agree("CRLF and BOM", &file(b"\xef\xbb\xbf", &rows(60_000, "\r\n")));
+        assert_paths_agree("CR", &file(b"", &rows(60_000, "\r")));
+        let mut no_final_break = file(b"", &lf);
+        no_final_break.truncate(no_final_break.len() - 1);
+        assert_paths_agree("last row without a line break", &no_final_break);
+        let mut blank_tail = file(b"", &lf);
+        blank_tail.extend_from_slice(b"\n\r\n\n");
+        assert_paths_agree("blank lines at the end", &blank_tail);
+        // Quotes: from the first block, from a late block (the switch happens mid-file), and in
+        // the last row only.
+        let quoted = |at: usize, cell: &str| {
+            let mut body = lf.clone();
+            let cut = body[at..].iter().position(|b| *b == b'\n').map_or(body.len(), |i| at + i + 1);
+            body.splice(cut..cut, format!("BNT,{cell},1950-01-01,2020-01-01,hip,,,\n").bytes());
+            file(b"", &body)
+        };
+        assert_paths_agree("quoted line break early", &quoted(10, "\"two\nlines\""));
+        assert_paths_agree("quoted line break late", &quoted(lf.len() - 5000, "\"two\r\nlines, \"\"quoted\"\"\""));
+        assert_paths_agree("quoted key late", &quoted(fast::BLOCK + 100, "\"q1\""));
+        let mut last = file(b"", &lf);
+        last.extend_from_slice(b"BNT,\"last\nrow\",1950-01-01,2020-01-01,hip,,,");
+        assert_paths_agree("quoted last row", &last);
+    }
+
+    #[test]
+    fn repeated_keys_name_the_first_row_across_blocks() {
+        let mut body = Vec::new();
+        for i in 0..40_000 {
+            body.extend_from_slice(format!("BNT,{},1950-01-01,2020-01-01,hip,,,\n", i % 20_000).as_bytes());
+        }
+        let rows = seen(parallel(source(&file(b"", &body)), Detail::Full));
+        assert_eq!(rows.len(), 40_000);
+        for (row, record, problems, _) in &rows[20_000..] {
+            assert!(record.is_none());
+            assert_eq!(
+                problems[0].message,
+                format!("service_code and local_id repeat row {}: a record may appear once in a file", row - 20_000)
+            );
+        }
+        assert!(rows[..20_000].iter().all(|r| r.1.is_some()));
+    }
 }

@@ -3,12 +3,14 @@
 //! database; the importer and the KPI command both read files through here.
 
 mod check;
+mod fast;
 mod header;
 mod registry;
 mod source;
 mod write;
 
-pub use check::{CheckedRow, RowChecker, RowError, check_parallel};
+pub use check::{CheckedRow, RowChecker, RowError, check_parallel, check_parallel_with};
+pub use flsdb_dataset::Detail;
 pub use header::{FileProblem, Header};
 pub use registry::{RegistryFileError, read_caseloads, read_opt_outs, read_services};
 pub use source::{Format, RawRow, RowSource};

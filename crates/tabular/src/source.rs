@@ -1,7 +1,8 @@
+use crate::fast::{self, BlockReader};
 use crate::{FileError, Header};
 use csv::ByteRecord;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,13 +31,30 @@ pub struct RawRow {
 /// Streams the data rows of a CSV or XLSX file after its header has been matched.
 pub struct RowSource {
     pub header: Header,
-    inner: Inner,
-    next_row: u64,
+    pub(crate) inner: Inner,
+    pub(crate) next_row: u64,
+    /// The file's size in bytes, when known (to size the duplicate-key map once).
+    pub(crate) size_hint: Option<u64>,
 }
 
-enum Inner {
+pub(crate) enum Inner {
+    /// CSV in blocks, split by [`crate::fast`] while they hold no quote character; the first
+    /// block that does turns the rest of the file over to the csv crate.
+    Blocks(Blocks),
     Csv(csv::Reader<Box<dyn Read + Send>>),
     Rows(std::vec::IntoIter<(u64, ByteRecord)>),
+}
+
+pub(crate) struct Blocks {
+    pub(crate) reader: BlockReader,
+    /// The block being read row by row ([`RowSource::next_row`]) and the position in it.
+    current: Vec<u8>,
+    pos: usize,
+}
+
+/// The csv crate as every CSV in this crate is read: no header handling, any number of cells.
+pub(crate) fn csv_reader(reader: Box<dyn Read + Send>) -> csv::Reader<Box<dyn Read + Send>> {
+    csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(1 << 20).from_reader(reader)
 }
 
 impl RowSource {
@@ -45,7 +63,11 @@ impl RowSource {
             Format::Csv => {
                 let file =
                     File::open(path).map_err(|source| FileError::Io { path: path.display().to_string(), source })?;
-                RowSource::csv(Box::new(BufReader::with_capacity(1 << 20, file)), allow_unknown_columns)
+                let size = file.metadata().ok().map(|m| m.len());
+                // Unbuffered: the block reader reads a megabyte at a time itself.
+                let mut source = RowSource::csv(Box::new(file), allow_unknown_columns)?;
+                source.size_hint = size;
+                Ok(source)
             }
             Format::Xlsx => RowSource::xlsx(path, None, allow_unknown_columns),
         }
@@ -65,23 +87,53 @@ impl RowSource {
         if got == 2 && (start == [0xFF, 0xFE] || start == [0xFE, 0xFF]) {
             return Err(FileError::Encoding("UTF-16"));
         }
-        let reader: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(start[..got].to_vec()).chain(reader));
-        let mut csv =
-            csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(1 << 20).from_reader(reader);
+        // Read the first block and find the header in it with the csv crate; the data rows then
+        // go through the block reader. A header that does not end within the first block (a
+        // pathological file) is read, with everything else, by the csv crate alone.
+        let mut head = start[..got].to_vec();
+        let mut eof = got < 2;
+        while !eof && head.len() < fast::BLOCK {
+            let old = head.len();
+            head.resize(fast::BLOCK, 0);
+            match reader.read(&mut head[old..]) {
+                Ok(0) => {
+                    head.truncate(old);
+                    eof = true;
+                }
+                Ok(n) => head.truncate(old + n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => head.truncate(old),
+                Err(e) => return Err(FileError::Csv(format!("cannot read the file: {e}"))),
+            }
+        }
+        let mut header_reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(&head[..]);
         let mut first = ByteRecord::new();
+        let found = header_reader.read_byte_record(&mut first);
+        let end = usize::try_from(header_reader.position().byte()).unwrap_or(usize::MAX);
+        if matches!(found, Ok(true)) && (end < head.len() || eof) {
+            let header = Self::header(&first, allow_unknown_columns)?;
+            let pending = head.get(end..).unwrap_or_default().to_vec();
+            let blocks = Blocks { reader: BlockReader::new(reader, pending, eof), current: Vec::new(), pos: 0 };
+            return Ok(RowSource { header, inner: Inner::Blocks(blocks), next_row: 2, size_hint: None });
+        }
+        let reader: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(head).chain(reader));
+        let mut csv = csv_reader(reader);
         match csv.read_byte_record(&mut first) {
             Ok(true) => {}
             Ok(false) => return Err(FileError::Empty),
             Err(e) => return Err(FileError::Csv(format!("row 1: {e}"))),
         }
+        let header = Self::header(&first, allow_unknown_columns)?;
+        Ok(RowSource { header, inner: Inner::Csv(csv), next_row: 2, size_hint: None })
+    }
+
+    fn header(first: &ByteRecord, allow_unknown_columns: bool) -> Result<Header, FileError> {
         let names = first
             .iter()
             .map(|cell| {
                 std::str::from_utf8(cell).map_err(|_| FileError::Encoding("not UTF-8 (row 1 has bytes that are not)"))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let header = Header::parse(names, allow_unknown_columns).map_err(FileError::Header)?;
-        Ok(RowSource { header, inner: Inner::Csv(csv), next_row: 2 })
+        Header::parse(names, allow_unknown_columns).map_err(FileError::Header)
     }
 
     /// Reads the first sheet (or the named one) of a workbook; typed cells become the text a
@@ -114,28 +166,66 @@ impl RowSource {
         let header =
             Header::parse(names.iter().map(String::as_str), allow_unknown_columns).map_err(FileError::Header)?;
         let data: Vec<(u64, ByteRecord)> = rows.filter(|(_, r)| r.iter().any(|c| !c.is_empty())).collect();
-        Ok(RowSource { header, inner: Inner::Rows(data.into_iter()), next_row: 2 })
+        Ok(RowSource { header, inner: Inner::Rows(data.into_iter()), next_row: 2, size_hint: None })
     }
 
     /// The next data row, or a message for a row the CSV parser could not read.
     pub fn next_row(&mut self) -> Option<Result<RawRow, (u64, String)>> {
-        match &mut self.inner {
-            Inner::Csv(csv) => {
-                let row = self.next_row;
-                let mut cells = ByteRecord::new();
-                match csv.read_byte_record(&mut cells) {
-                    Ok(true) => {
+        loop {
+            match &mut self.inner {
+                Inner::Csv(csv) => return read_csv_row(csv, &mut self.next_row),
+                Inner::Rows(rows) => return rows.next().map(|(row, cells)| Ok(RawRow { row, cells })),
+                Inner::Blocks(b) => {
+                    if let Some(record) = fast::next_record(&b.current, &mut b.pos) {
+                        let mut cells = ByteRecord::with_capacity(record.len(), self.header.width);
+                        record.split(|c| *c == b',').for_each(|cell| cells.push_field(cell));
+                        let row = self.next_row;
                         self.next_row += 1;
-                        Some(Ok(RawRow { row, cells }))
+                        return Some(Ok(RawRow { row, cells }));
                     }
-                    Ok(false) => None,
-                    Err(e) => {
-                        self.next_row += 1;
-                        Some(Err((row, e.to_string())))
+                    match b.reader.next_block() {
+                        Ok(Some(block)) if fast::is_plain(&block) => {
+                            b.current = block;
+                            b.pos = 0;
+                        }
+                        Ok(Some(block)) => self.switch_to_csv(block),
+                        Ok(None) => return None,
+                        Err(e) => {
+                            let row = self.next_row;
+                            self.next_row += 1;
+                            return Some(Err((row, e.to_string())));
+                        }
                     }
                 }
             }
-            Inner::Rows(rows) => rows.next().map(|(row, cells)| Ok(RawRow { row, cells })),
+        }
+    }
+
+    /// Hands the rest of a block-read file, from `block` on, to the csv crate.
+    pub(crate) fn switch_to_csv(&mut self, block: Vec<u8>) {
+        let empty = Inner::Rows(Vec::new().into_iter());
+        if let Inner::Blocks(b) = std::mem::replace(&mut self.inner, empty) {
+            self.inner = Inner::Csv(csv_reader(b.reader.into_rest(block)));
+        }
+    }
+}
+
+/// One row through the csv crate; `next_row` is the row number it gets.
+pub(crate) fn read_csv_row(
+    csv: &mut csv::Reader<Box<dyn Read + Send>>,
+    next_row: &mut u64,
+) -> Option<Result<RawRow, (u64, String)>> {
+    let row = *next_row;
+    let mut cells = ByteRecord::new();
+    match csv.read_byte_record(&mut cells) {
+        Ok(true) => {
+            *next_row += 1;
+            Some(Ok(RawRow { row, cells }))
+        }
+        Ok(false) => None,
+        Err(e) => {
+            *next_row += 1;
+            Some(Err((row, e.to_string())))
         }
     }
 }

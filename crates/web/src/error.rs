@@ -28,12 +28,22 @@ pub enum WebError {
     /// Ours: logged with detail, shown as a generic page.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+    /// The database cannot be reached or is overloaded right now
+    /// ([`flsdb_store::StoreError::is_unavailable`]): 503 and a page saying to try again. The
+    /// detail is logged.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl From<flsdb_store::StoreError> for WebError {
     fn from(e: flsdb_store::StoreError) -> Self {
-        WebError::Internal(e.into())
+        if e.is_unavailable() { WebError::Unavailable(e.to_string()) } else { WebError::Internal(e.into()) }
     }
+}
+
+/// An internal error caused by an unavailable database, however deeply wrapped.
+fn unavailable(error: &anyhow::Error) -> bool {
+    error.chain().any(|e| e.downcast_ref::<flsdb_store::StoreError>().is_some_and(|e| e.is_unavailable()))
 }
 
 impl From<askama::Error> for WebError {
@@ -57,7 +67,11 @@ pub fn request_id() -> String {
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
-        let (status, title) = match &self {
+        let this = match self {
+            WebError::Internal(e) if unavailable(&e) => WebError::Unavailable(format!("{e:#}")),
+            other => other,
+        };
+        let (status, title) = match &this {
             WebError::Unauthenticated => return Redirect::to("/login").into_response(),
             WebError::Forbidden => (StatusCode::FORBIDDEN, "Not allowed"),
             WebError::NotFound => (StatusCode::NOT_FOUND, "Not found"),
@@ -65,8 +79,21 @@ impl IntoResponse for WebError {
             WebError::BadRequest(_) => (StatusCode::BAD_REQUEST, "Cannot do that"),
             WebError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "File too large"),
             WebError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong"),
+            WebError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "Temporarily unavailable"),
         };
-        let page = match &self {
+        let page = match &this {
+            WebError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "database unavailable");
+                ErrorPage {
+                    title,
+                    message: "The audit database cannot be reached just now, so this could not be done. \
+                              Please try again in a minute. If you were saving a form, go back to it (your entries \
+                              are still there), check the record in a new tab, and save again if your change is \
+                              not in it."
+                        .into(),
+                    request_id: None,
+                }
+            }
             WebError::Internal(error) => {
                 let id = request_id();
                 tracing::error!(request_id = %id, error = format!("{error:#}"), "request failed");
@@ -81,6 +108,9 @@ impl IntoResponse for WebError {
             other => ErrorPage { title, message: other.to_string(), request_id: None },
         };
         let body = page.render().unwrap_or_else(|_| title.to_owned());
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            return (status, [(axum::http::header::RETRY_AFTER, "30")], axum::response::Html(body)).into_response();
+        }
         (status, axum::response::Html(body)).into_response()
     }
 }

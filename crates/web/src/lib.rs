@@ -7,9 +7,16 @@
 
 mod admin;
 pub mod auth;
+mod dashboards;
 mod error;
+mod extract;
+mod kpi_cache;
+mod organisations;
 mod pages;
+mod public;
+pub mod qi;
 mod records;
+mod reports;
 mod upload;
 mod worklist;
 
@@ -70,16 +77,18 @@ pub struct AppState {
     pub store: flsdb_store::Store,
     pub config: Arc<Config>,
     pub(crate) jobs: Arc<Mutex<HashMap<String, Arc<upload::Job>>>>,
+    pub(crate) kpi_cache: Arc<kpi_cache::Cache>,
 }
 
 impl AppState {
     pub fn new(store: flsdb_store::Store, config: Config) -> AppState {
-        AppState { store, config: Arc::new(config), jobs: Arc::default() }
+        AppState { store, config: Arc::new(config), jobs: Arc::default(), kpi_cache: Arc::default() }
     }
 }
 
 const HTMX: &[u8] = include_bytes!("../static/htmx.min.js");
 const CSS: &[u8] = include_bytes!("../static/app.css");
+const DASHBOARDS_CSS: &[u8] = include_bytes!("../static/dashboards.css");
 
 fn asset(content_type: &'static str, body: &'static [u8]) -> Response {
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
@@ -92,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/static/htmx.min.js", get(|| async { asset("text/javascript", HTMX) }))
         .route("/static/app.css", get(|| async { asset("text/css", CSS) }))
+        .route("/static/dashboards.css", get(|| async { asset("text/css", DASHBOARDS_CSS) }))
         .route("/login", get(pages::login_page).post(pages::login))
         .route("/logout", post(pages::logout))
         .route("/", get(pages::home))
@@ -111,6 +121,25 @@ pub fn router(state: AppState) -> Router {
         .route("/results", get(admin::results))
         .route("/admin/users", get(admin::users).post(admin::add_user))
         .route("/admin/audit", get(admin::audit))
+        .route("/dashboard", get(dashboards::index))
+        .route("/dashboard/service", get(dashboards::service))
+        .route("/dashboard/commissioner", get(dashboards::commissioner))
+        .route("/dashboard/national", get(dashboards::national))
+        .route("/public", get(public::benchmarks))
+        .route("/public/about", get(public::about))
+        .route("/public/feedback", get(public::feedback_form).post(public::feedback_send))
+        .route("/admin/feedback", get(public::admin_feedback))
+        .route("/admin/organisations", get(organisations::organisations).post(organisations::upload))
+        .route("/admin/opt-outs", get(organisations::opt_outs).post(organisations::add_opt_outs))
+        .route("/qi", get(qi::list).post(qi::open))
+        .route("/qi/service", get(qi::service_page))
+        .route("/qi/{id}", get(qi::view))
+        .route("/qi/{id}/notes", post(qi::add_note))
+        .route("/qi/{id}/close", post(qi::close))
+        .route("/reports", get(reports::page))
+        .route("/reports/{file}", get(reports::benchmarks))
+        .route("/extracts", get(extract::page))
+        .route("/extracts/records.csv", get(extract::records_csv))
         .fallback(|| async { WebError::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)

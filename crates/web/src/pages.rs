@@ -41,6 +41,9 @@ impl Nav {
     pub fn admin(&self) -> bool {
         self.role == Role::NationalAdmin
     }
+    pub fn extracts(&self) -> bool {
+        matches!(self.role, Role::Analyst | Role::NationalAdmin)
+    }
 }
 
 pub fn html<T: Template>(page: T) -> Result<Response, WebError> {

@@ -76,7 +76,9 @@ impl Browser {
 
     async fn call(&mut self, method: &str, path: &str, body: Value) -> Value {
         let path = format!("/session/{}{path}", self.session);
-        let body = if method == "GET" { Vec::new() } else { body.to_string().into_bytes() };
+        // GET and DELETE carry no body (chromedriver refuses a DELETE with one, and the browser
+        // would outlive the test).
+        let body = if matches!(method, "GET" | "DELETE") { Vec::new() } else { body.to_string().into_bytes() };
         let r = self.client.send(method, &path, Some("application/json"), body, &[]).await;
         serde_json::from_str::<Value>(&r.body).map(|v| v["value"].clone()).unwrap_or(Value::Null)
     }
@@ -237,4 +239,83 @@ fn code(s: &str) -> flsdb_dataset::ServiceCode {
 }
 fn local(s: &str) -> flsdb_dataset::LocalId {
     flsdb_dataset::LocalId::parse(s).expect("local id")
+}
+
+/// The `data-percent` of a dashboard's KPI card, waiting for the card to be on the page.
+async fn card_percent(b: &mut Browser, kpi: &str) -> String {
+    b.find(&format!("#card-{kpi}")).await;
+    let page = b.source().await;
+    let at = page.find(&format!("id=\"card-{kpi}\"")).expect("card");
+    let rest = &page[at..];
+    let value = &rest[rest.find("data-percent=\"").expect("data-percent") + 14..];
+    value[..value.find('"').expect("end of attribute")].to_owned()
+}
+
+async fn log_in_as(b: &mut Browser, base: &str, name: &str) {
+    b.call("DELETE", "/cookie", Value::Null).await;
+    b.go(&format!("{base}/login")).await;
+    b.type_into("#name", name).await;
+    b.type_into("#password", common::PASSWORD).await;
+    b.click("button[type=submit]").await;
+    b.find(".menu .who").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboards_in_chromium() {
+    let Some(mut b) = Browser::start().await else { return };
+    let app: App = start(Backend::Sqlite, test_config()).await.expect("sqlite app");
+    let base = format!("http://{}", app.addr);
+
+    // The service dashboard of 2025: AAA has one record (r1), not assessed.
+    log_in_as(&mut b, &base, "clin").await;
+    b.go(&format!("{base}/dashboard/service?year=2025")).await;
+    assert_eq!(card_percent(&mut b, "kpi4").await, "0.0");
+    b.find("#spc-kpi4 svg").await;
+    b.screenshot("dashboard-service-before").await;
+
+    // Enter a record assessed within 90 days: the dashboard shows the KPI change at once.
+    b.go(&format!("{base}/records/new")).await;
+    b.type_into("#local_id", "dash-1").await;
+    b.type_into("#date_of_birth", "1950-01-01").await;
+    b.type_into("#fracture_date", "2025-03-01").await;
+    let site = b.find("#fracture_site").await;
+    b.call("POST", &format!("/element/{site}/value"), json!({"text": "wrist"})).await;
+    b.type_into("#fls_assessment_date", "2025-03-15").await;
+    b.click("#save").await;
+    wait_for_text(&mut b, "Record AAA / dash-1").await;
+    b.go(&format!("{base}/dashboard/service?year=2025")).await;
+    assert_eq!(card_percent(&mut b, "kpi4").await, "50.0", "1 of 2 records assessed within 90 days");
+    let page = b.source().await;
+    assert!(page.contains("<span id=\"records\">2</span>"), "two records now");
+    b.screenshot("dashboard-service").await;
+
+    // The commissioner's and the national dashboards, and the public pages.
+    log_in_as(&mut b, &base, "comm").await;
+    b.go(&format!("{base}/dashboard/commissioner?year=2025")).await;
+    b.find("#funnel-kpi4 svg").await;
+    assert!(!b.source().await.contains("Beta"), "a commissioner of AAA only");
+    b.screenshot("dashboard-commissioner").await;
+    log_in_as(&mut b, &base, "admin").await;
+    b.go(&format!("{base}/dashboard/national?year=2025&sort=kpi4&dir=desc")).await;
+    b.find("#funnel-kpi4 svg").await;
+    b.screenshot("dashboard-national").await;
+    b.call("DELETE", "/cookie", Value::Null).await;
+    b.go(&format!("{base}/public?year=2025")).await;
+    b.find("#benchmarks").await;
+    b.screenshot("public-benchmarks").await;
+    b.go(&format!("{base}/public/about")).await;
+    wait_for_text(&mut b, "What does a fracture liaison service do?").await;
+    b.screenshot("public-about").await;
+    b.go(&format!("{base}/public/feedback?page=benchmarks%202025")).await;
+    b.type_into("#message", "Clear tables, thank you.").await;
+    b.click("#send").await;
+    b.find("#thanks").await;
+    b.screenshot("public-feedback").await;
+    log_in_as(&mut b, &base, "admin").await;
+    b.go(&format!("{base}/admin/feedback")).await;
+    wait_for_text(&mut b, "Clear tables, thank you.").await;
+    b.screenshot("admin-feedback").await;
+
+    b.quit().await;
+    app.stop().await;
 }

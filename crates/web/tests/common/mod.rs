@@ -343,3 +343,32 @@ macro_rules! on_both_backends {
         )*
     };
 }
+
+/// Users of an access matrix's columns, in order: clin (AAA), lead (AAA), comm (AAA), admin,
+/// analyst, then an anonymous client.
+pub const MATRIX_USERS: [&str; 5] = ["clin", "lead", "comm", "admin", "analyst"];
+
+/// Clients for [`MATRIX_USERS`] plus an anonymous one.
+pub async fn matrix_clients(app: &App) -> Vec<Client> {
+    let mut clients = Vec::new();
+    for name in MATRIX_USERS {
+        clients.push(app.login(name).await);
+    }
+    clients.push(app.client());
+    clients
+}
+
+/// Asserts the status of every path for every column of [`matrix_clients`], listing all misses.
+pub async fn assert_access(app: &App, matrix: &[(&str, [u16; 6])]) {
+    let mut clients = matrix_clients(app).await;
+    let mut failures = Vec::new();
+    for (path, expected) in matrix {
+        for (i, c) in clients.iter_mut().enumerate() {
+            let status = c.get(path).await.status;
+            if status != expected[i] {
+                failures.push(format!("{path} as #{i}: {status} (expected {})", expected[i]));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
