@@ -231,6 +231,8 @@ struct ServicePage {
     period: String,
     as_of: String,
     records: String,
+    /// Patients of this service's records who broke again within two years (patient roles only).
+    refractures: Option<usize>,
     /// Cards, kpi1 and charts: the same for every user, rendered once per cache key.
     body: Arc<String>,
 }
@@ -241,6 +243,8 @@ struct ServiceBody {
     cards: Vec<Card>,
     kpi1: Option<Completeness>,
     charts: Arc<Vec<SpcView>>,
+    /// The KPIs below green, most actionable first (`flsdb_qi::next_priorities`).
+    priorities: Vec<flsdb_qi::Priority>,
 }
 
 /// The services whose dashboards this user may open (`None` = every service).
@@ -303,7 +307,12 @@ pub async fn service(
                 ColumnKind::Inputs { .. } => {}
             }
         }
-        Ok(ServiceBody { cards, kpi1, charts }.render()?)
+        let priorities = flsdb_qi::next_priorities(&computed.set, &computed.exact, code.as_str())
+            .into_iter()
+            .filter(|p| p.patients_to_next_band.is_some_and(|k| k > 0))
+            .take(5)
+            .collect();
+        Ok(ServiceBody { cards, kpi1, charts, priorities }.render()?)
     })
     .await?;
     html(ServicePage {
@@ -315,6 +324,10 @@ pub async fn service(
         as_of: flsdb_dataset::values::format_date(key.as_of),
         sel,
         records: count(&row.records),
+        refractures: match auth.patient_scope(&code) {
+            Ok(()) => Some(kpi_cache::refracture_counts(&state, key.version).await?.get(&code).copied().unwrap_or(0)),
+            Err(_) => None,
+        },
         body,
     })
 }

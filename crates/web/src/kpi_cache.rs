@@ -105,6 +105,7 @@ pub struct Cache {
     charts: Map<(Key, ServiceCode), Vec<SpcView>>,
     combined: Map<(Key, Vec<ServiceCode>), Report>,
     html: Map<(Key, String), String>,
+    refractures: Map<(i64, Date), HashMap<ServiceCode, usize>>,
 }
 
 impl Default for Cache {
@@ -115,6 +116,7 @@ impl Default for Cache {
             charts: Map::new(512, |k| k.0.version),
             combined: Map::new(256, |k| k.0.version),
             html: Map::new(512, |k| k.0.version),
+            refractures: Map::new(4, |k| k.0),
         }
     }
 }
@@ -376,6 +378,25 @@ pub async fn combined(state: &AppState, computed: &Computed, codes: &[ServiceCod
             let records = records_of(state, &codes, computed.key.period).await?;
             let engine = Engine::new(Setup { services: &subset, ..computed.setup() }).map_err(kpi_error)?;
             Ok(engine.compute(&records))
+        })
+        .await
+}
+
+/// Per service, the refractures of its patients whose later fracture is in the last two years
+/// (`flsdb_qi::refractures` over every service's records of the last four years, opted-out
+/// patients left out), computed once per data version and day.
+pub async fn refracture_counts(state: &AppState, version: i64) -> Result<Arc<HashMap<ServiceCode, usize>>, WebError> {
+    let today = state.config.today();
+    state
+        .kpi_cache
+        .refractures
+        .get(&(version, today), async || {
+            let alerts = crate::qi::recent_refractures(state, today).await?;
+            let mut counts = HashMap::new();
+            for alert in alerts {
+                *counts.entry(alert.earlier.service).or_insert(0) += 1;
+            }
+            Ok(counts)
         })
         .await
 }

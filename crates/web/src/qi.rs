@@ -433,6 +433,19 @@ pub struct AlertLine {
     pub days: i64,
 }
 
+/// Refractures whose later fracture is in the last two years (older ones are no longer news), at
+/// every service: records of the last four years, so each later fracture meets its earlier ones;
+/// opted-out patients are left out of cross-service matching.
+pub async fn recent_refractures(state: &AppState, today: Date) -> Result<Vec<flsdb_qi::Refracture>, WebError> {
+    let opt_outs = state.store.opt_outs().await?;
+    let window =
+        RecordFilter { service: None, fracture_from: Some(today - time::Duration::days(4 * 366)), fracture_to: None };
+    let records = state.store.records(&window).await?;
+    let since = today - time::Duration::days(2 * 366);
+    let cared_for = records.iter().filter(|r| r.nhs_number.is_none_or(|n| !opt_outs.contains(&n)));
+    Ok(flsdb_qi::refractures(cared_for).into_iter().filter(|r| r.later.date >= since).collect())
+}
+
 /// `GET /qi/service?service=CODE`: next priorities, the therapy path, the 16-week follow-up view
 /// and refracture alerts of one service.
 pub async fn service_page(
@@ -488,16 +501,10 @@ pub async fn service_page(
     patients.sort_by(|a, b| (b.flags.len(), &a.fracture_date).cmp(&(a.flags.len(), &b.fracture_date)));
     let flagged = patients.iter().filter(|p| !p.flags.is_empty()).count();
 
-    // Refractures whose later fracture is in the last two years (older ones are no longer news):
-    // records of every service from four years back, so each later fracture meets its earlier ones.
-    let window =
-        RecordFilter { service: None, fracture_from: Some(today - time::Duration::days(4 * 366)), fracture_to: None };
-    let all = state.store.records(&window).await?;
-    let since = today - time::Duration::days(2 * 366);
-    let cared_for = all.iter().filter(|r| r.nhs_number.is_none_or(|n| !opt_outs.contains(&n)));
-    let refractures = flsdb_qi::refractures(cared_for)
+    let refractures = recent_refractures(&state, today)
+        .await?
         .into_iter()
-        .filter(|r| r.earlier.service == code && r.later.date >= since)
+        .filter(|r| r.earlier.service == code)
         .map(|r| AlertLine {
             local_id: r.earlier.local_id.as_str().to_owned(),
             earlier: format!("{} {}", r.earlier.site.code(), r.earlier.date),

@@ -162,4 +162,24 @@ async fn service_page_alerts_and_flags(app: &App) {
     assert!(body.contains("id=\"priorities\""));
     // BBB's staff would see nothing of AAA's patients; here the clinician of AAA asks for BBB.
     assert_eq!(clin.get("/qi/service?service=BBB").await.status, 404);
+
+    // The service dashboard carries the count (patient roles only) and the next priorities.
+    let dashboard = clin.get("/dashboard/service?service=AAA&year=2025").await.body;
+    assert!(dashboard.contains("id=\"refracture-count\">1<"), "{dashboard}");
+    assert!(
+        dashboard.contains("id=\"priorities\"") && dashboard.contains("more patients a year would have met"),
+        "{dashboard}"
+    );
+    let commissioner = app.login("comm").await.get("/dashboard/service?service=AAA&year=2025").await;
+    assert_eq!(commissioner.status, 200);
+    assert!(!commissioner.body.contains("refracture"), "aggregate pages only for commissioners");
+    // A new refracture shows at once (the count is cached per data version).
+    let mut again = base("AAA", "third", "2025-05-01");
+    again[2].1 = "9434765919";
+    app.store.import_records(&batch, [record(&again)].iter()).await.expect("record");
+    let dashboard = clin.get("/dashboard/service?service=AAA&year=2025").await.body;
+    assert!(
+        dashboard.contains("id=\"refracture-count\">2<"),
+        "broke-before → bbb and → third (bbb → third is BBB's): {dashboard}"
+    );
 }
