@@ -421,6 +421,7 @@ struct ServicePage {
     period: String,
     priorities: Vec<Priority>,
     path: Vec<PathStep>,
+    path_svg: String,
     patients: Vec<PatientLine>,
     flagged: usize,
     refractures: Vec<AlertLine>,
@@ -521,9 +522,41 @@ pub async fn service_page(
         service: code.as_str().to_owned(),
         period: format!("{} to {}", period.from(), period.to()),
         priorities,
+        path_svg: path_svg(&path),
         path,
         patients,
         flagged,
         refractures,
     })
+}
+
+/// The therapy path as a funnel: one centred bar per step, as wide as its percent (each step's
+/// percent is of its own denominator, as the KPIs count them).
+fn path_svg(steps: &[PathStep]) -> String {
+    const WIDTH: f64 = 360.0;
+    const BAR: f64 = 26.0;
+    const ROW: f64 = 40.0;
+    let height = ROW * steps.len() as f64 + 8.0;
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 720 {height}\" width=\"720\" height=\"{height}\" \
+         role=\"img\"><title>From recommendation to adherence</title>"
+    );
+    for (i, step) in steps.iter().enumerate() {
+        let percent = step.percent.unwrap_or(0.0).clamp(0.0, 100.0);
+        let width = (WIDTH * percent / 100.0).max(1.0);
+        let (x, y) = ((WIDTH - width) / 2.0, 4.0 + ROW * i as f64);
+        let shown = step.percent.map_or("–".to_owned(), |p| format!("{p:.1}%"));
+        svg.push_str(&format!(
+            "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{width:.1}\" height=\"{BAR}\" fill=\"#005eb8\"><title>{}</title></rect>\
+             <text x=\"{:.1}\" y=\"{:.1}\" font-size=\"13\" font-family=\"sans-serif\">{shown} ({} of {}) {}</text>",
+            flsdb_charts::escape(&step.label),
+            WIDTH + 12.0,
+            y + BAR * 0.7,
+            step.count,
+            step.of,
+            flsdb_charts::escape(&step.label),
+        ));
+    }
+    svg.push_str("</svg>");
+    svg
 }

@@ -160,6 +160,10 @@ async fn service_page_alerts_and_flags(app: &App) {
     assert!(!body.contains("bbb-secret-id"), "another service's record id is never shown");
     assert!(body.contains("due-no-contact") && body.contains("no follow-up contact yet"), "{body}");
     assert!(body.contains("id=\"priorities\""));
+    assert!(
+        body.contains("id=\"therapy-funnel\"><svg") && body.contains("bone therapy recommended (of all patients)"),
+        "{body}"
+    );
     // BBB's staff would see nothing of AAA's patients; here the clinician of AAA asks for BBB.
     assert_eq!(clin.get("/qi/service?service=BBB").await.status, 404);
 
