@@ -234,7 +234,10 @@ pub fn run(command: Qi) -> anyhow::Result<ExitCode> {
                     println!("{}", describe(c));
                 }
                 let year = a.year.unwrap_or_else(|| today().year());
-                println!("services with a complete QI cycle in {year}: {}", services_completing(&cycles, year));
+                println!(
+                    "services with a complete QI cycle in {year}: {}",
+                    flsdb_store::qi::services_completing(&cycles, year)
+                );
             }
             Qi::Priorities(a) => {
                 let store = open_store(&a.db.db).await?;
@@ -303,14 +306,4 @@ pub fn run(command: Qi) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Services with at least one cycle closed (complete) in `year`.
-pub fn services_completing(cycles: &[Cycle], year: i32) -> usize {
-    let done: std::collections::HashSet<&ServiceCode> = cycles
-        .iter()
-        .filter(|c| c.closure.as_ref().is_some_and(|x| x.on.year() == year))
-        .map(|c| &c.spec.service)
-        .collect();
-    done.len()
 }

@@ -52,6 +52,16 @@ impl Cycle {
     }
 }
 
+/// How many services completed a cycle (closed as of a date) in `year`.
+pub fn services_completing<'a>(cycles: impl IntoIterator<Item = &'a Cycle>, year: i32) -> usize {
+    let services: std::collections::HashSet<&ServiceCode> = cycles
+        .into_iter()
+        .filter(|c| c.closure.as_ref().is_some_and(|x| x.on.year() == year))
+        .map(|c| &c.spec.service)
+        .collect();
+    services.len()
+}
+
 /// A dated PDSA note.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Note {

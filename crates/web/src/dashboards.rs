@@ -325,7 +325,13 @@ pub async fn service(
         sel,
         records: count(&row.records),
         refractures: match auth.patient_scope(&code) {
-            Ok(()) => Some(kpi_cache::refracture_counts(&state, key.version).await?.get(&code).copied().unwrap_or(0)),
+            Ok(()) => Some(
+                kpi_cache::recent_refractures(&state, key.version)
+                    .await?
+                    .iter()
+                    .filter(|r| r.earlier.service == code)
+                    .count(),
+            ),
             Err(_) => None,
         },
         body,

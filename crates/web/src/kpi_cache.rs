@@ -105,7 +105,7 @@ pub struct Cache {
     charts: Map<(Key, ServiceCode), Vec<SpcView>>,
     combined: Map<(Key, Vec<ServiceCode>), Report>,
     html: Map<(Key, String), String>,
-    refractures: Map<(i64, Date), HashMap<ServiceCode, usize>>,
+    refractures: Map<(i64, Date), Vec<flsdb_qi::Refracture>>,
 }
 
 impl Default for Cache {
@@ -155,7 +155,8 @@ fn kpi_error(e: flsdb_kpi::KpiError) -> WebError {
 }
 
 impl Computed {
-    fn setup(&self) -> Setup<'_> {
+    /// The engine's inputs for this key (denominator mode `all`).
+    pub fn setup(&self) -> Setup<'_> {
         Setup {
             set: &self.set,
             services: &self.services,
@@ -382,21 +383,10 @@ pub async fn combined(state: &AppState, computed: &Computed, codes: &[ServiceCod
         .await
 }
 
-/// Per service, the refractures of its patients whose later fracture is in the last two years
-/// (`flsdb_qi::refractures` over every service's records of the last four years, opted-out
-/// patients left out), computed once per data version and day.
-pub async fn refracture_counts(state: &AppState, version: i64) -> Result<Arc<HashMap<ServiceCode, usize>>, WebError> {
+/// Refractures whose later fracture is in the last two years, at every service
+/// ([`crate::qi::recent_refractures`]), computed once per data version and day: the dashboard's
+/// count and the service's alert list read the same result.
+pub async fn recent_refractures(state: &AppState, version: i64) -> Result<Arc<Vec<flsdb_qi::Refracture>>, WebError> {
     let today = state.config.today();
-    state
-        .kpi_cache
-        .refractures
-        .get(&(version, today), async || {
-            let alerts = crate::qi::recent_refractures(state, today).await?;
-            let mut counts = HashMap::new();
-            for alert in alerts {
-                *counts.entry(alert.earlier.service).or_insert(0) += 1;
-            }
-            Ok(counts)
-        })
-        .await
+    state.kpi_cache.refractures.get(&(version, today), async || crate::qi::recent_refractures(state, today).await).await
 }

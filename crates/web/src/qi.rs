@@ -157,13 +157,7 @@ async fn list_page(
     let all = state.store.cycles(None).await?;
     let cycles: Vec<&Cycle> = all.iter().filter(|c| may_see(auth, &c.spec.service)).collect();
     let year = state.config.today().year();
-    let mut completed: Vec<&ServiceCode> = cycles
-        .iter()
-        .filter(|c| c.closure.as_ref().is_some_and(|x| x.on.year() == year))
-        .map(|c| &c.spec.service)
-        .collect();
-    completed.sort();
-    completed.dedup();
+    let completed = flsdb_store::qi::services_completing(cycles.iter().copied(), year);
     let services_seen = match visible(auth) {
         None => state.store.services().await?.len(),
         Some(mine) => mine.len(),
@@ -176,7 +170,7 @@ async fn list_page(
         nav: Nav::new(auth),
         cycles: cycles.iter().map(|c| line(c)).collect(),
         year,
-        completed: completed.len(),
+        completed,
         services_seen,
         can_open,
         kpis,
@@ -396,15 +390,6 @@ async fn patient_service(state: &AppState, auth: &Auth, query: &ServiceQuery) ->
     Ok(code)
 }
 
-/// The next priorities of `service` for the last complete calendar year (for the dashboard too).
-pub async fn priorities_of(state: &AppState, service: &ServiceCode) -> Result<(Period, Vec<Priority>), WebError> {
-    let period = Period::default_for(state.config.today()).map_err(|e| WebError::Internal(e.into()))?;
-    let key = kpi_cache::key(state, period, "fls-db").await?;
-    let computed = kpi_cache::report(state, &key).await?;
-    let set = set_by_name("fls-db").ok_or_else(|| WebError::Internal(anyhow::anyhow!("fls-db is built in")))?;
-    Ok((period, flsdb_qi::next_priorities(&set, &computed.exact, service.as_str())))
-}
-
 pub struct PatientLine {
     pub local_id: String,
     pub fracture_date: String,
@@ -455,32 +440,22 @@ pub async fn service_page(
     Query(query): Query<ServiceQuery>,
 ) -> Result<Response, WebError> {
     let code = patient_service(&state, &auth, &query).await?;
-    let (period, priorities) = priorities_of(&state, &code).await?;
     let today = state.config.today();
-    let (services, caseloads, opt_outs) =
-        (state.store.services().await?, state.store.caseloads().await?, state.store.opt_outs().await?);
-    let set = set_by_name("fls-db").ok_or_else(|| WebError::Internal(anyhow::anyhow!("fls-db is built in")))?;
+    // The last complete calendar year, from the dashboards' cached results (mode `all`); only the
+    // recommended-mode counts of the therapy path are computed here, over this service's records.
+    let period = Period::default_for(today).map_err(|e| WebError::Internal(e.into()))?;
+    let key = kpi_cache::key(&state, period, "fls-db").await?;
+    let computed = kpi_cache::report(&state, &key).await?;
+    let priorities = flsdb_qi::next_priorities(&computed.set, &computed.exact, code.as_str());
     let own = RecordFilter {
         service: Some(code.clone()),
         fracture_from: Some(period.from()),
         fracture_to: Some(period.to()),
     };
     let records = state.store.records(&own).await?;
-    let report = |mode| -> Result<flsdb_kpi::Report, WebError> {
-        let setup = Setup {
-            set: &set,
-            services: &services,
-            caseloads: &caseloads,
-            opt_outs: &opt_outs,
-            period,
-            as_of: today,
-            mode,
-        };
-        Ok(Engine::new(setup).map_err(|e| WebError::Internal(e.into()))?.compute(&records))
-    };
-    let path =
-        flsdb_qi::therapy_path(&report(DenominatorMode::All)?, &report(DenominatorMode::Recommended)?, code.as_str())
-            .unwrap_or_default();
+    let recommended = Setup { mode: DenominatorMode::Recommended, ..computed.setup() };
+    let recommended = Engine::new(recommended).map_err(|e| WebError::Internal(e.into()))?.compute(&records);
+    let path = flsdb_qi::therapy_path(&computed.exact, &recommended, code.as_str()).unwrap_or_default();
 
     // The 16-week view: fractures of the last 16 weeks plus a margin, due now (12 weeks reached).
     let recent = RecordFilter {
@@ -502,9 +477,9 @@ pub async fn service_page(
     patients.sort_by(|a, b| (b.flags.len(), &a.fracture_date).cmp(&(a.flags.len(), &b.fracture_date)));
     let flagged = patients.iter().filter(|p| !p.flags.is_empty()).count();
 
-    let refractures = recent_refractures(&state, today)
+    let refractures = kpi_cache::recent_refractures(&state, key.version)
         .await?
-        .into_iter()
+        .iter()
         .filter(|r| r.earlier.service == code)
         .map(|r| AlertLine {
             local_id: r.earlier.local_id.as_str().to_owned(),
