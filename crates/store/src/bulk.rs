@@ -17,6 +17,7 @@
 
 use crate::db::{Kind, Tx, Value};
 use crate::mapping::RECORD_COLUMNS;
+use crate::sqlite_bulk;
 use crate::{Result, StoreError};
 use flsdb_dataset::Field;
 use flsdb_dataset::values::format_date;
@@ -80,6 +81,17 @@ impl Writer {
             return Ok(());
         }
         match tx {
+            Tx::Sqlite(t) if !replace => {
+                let mut handle = t.lock_handle().await?;
+                let params = sqlite_bulk::InsertParams {
+                    sql: |rows| sqlite_insert_sql(false, rows),
+                    batch_id: self.batch_id,
+                    at: self.at_text.clone(),
+                    dates: std::mem::take(&mut self.dates),
+                };
+                self.dates = sqlite_bulk::InsertJob::start(&mut handle, rows, params).wait().await?.dates;
+                Ok(())
+            }
             Tx::Sqlite(t) => {
                 let mut rows = rows.into_iter().peekable();
                 while rows.peek().is_some() {
@@ -298,9 +310,11 @@ fn copy_line(out: &mut String, row: &Row, batch_id: Option<i64>, at: OffsetDateT
     out.push_str("\t1\n");
 }
 
-/// Secondary indexes dropped for a bulk load into an empty `records` table and built again
-/// before the commit: one sort each instead of a random index insert per row. The unique key and
-/// the primary key stay, so a repeated key still fails at once. SQLite also drops the audit
+/// Indexes dropped for a bulk load into an empty `records` table and built again before the
+/// commit: one sort each instead of a random index insert per row. That includes the unique key
+/// `records_key` (migration 7): the import itself refuses a key given twice before writing
+/// anything ([`StoreError::DuplicateKey`]), and building the unique index again would fail the
+/// whole import if one slipped through; only the primary key stays. SQLite also drops the audit
 /// log's index (a single writer anyway); PostgreSQL keeps it, since dropping it would lock every
 /// other writer's audit line out until the import commits. On PostgreSQL the import then holds
 /// `records` exclusively: readers of the (empty) table wait for the first load to commit.
@@ -320,10 +334,11 @@ impl IndexRebuild {
             // Only indexes this role may drop (its own, or its roles'): a server running as the
             // application role (`flsdb_app`, 0004_app_role.sql) owns none and keeps them all.
             "SELECT c.relname::text, pg_get_indexdef(c.oid) FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid \
-             WHERE x.indrelid = 'records'::regclass AND NOT x.indisunique AND NOT x.indisprimary \
+             WHERE x.indrelid = 'records'::regclass AND NOT x.indisprimary \
+             AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = c.oid) \
              AND pg_has_role(c.relowner, 'USAGE') ORDER BY 1"
         } else {
-            // Named indexes only: the unique key's automatic index has no SQL and is kept.
+            // Named indexes only (an automatic index has no SQL; these tables have none).
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' \
              AND tbl_name IN ('records', 'audit_log') AND sql IS NOT NULL ORDER BY name"
         };

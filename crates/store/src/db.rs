@@ -156,6 +156,8 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             StoreError::Database(e) => unavailable(e),
+            // SQLITE_BUSY, SQLITE_LOCKED and SQLITE_IOERR, plain or extended.
+            StoreError::Sqlite { code, .. } => matches!(code & 0xff, 5 | 6 | 10),
             StoreError::Migration(sqlx::migrate::MigrateError::Execute(e)) => unavailable(e),
             _ => false,
         }

@@ -32,6 +32,7 @@ mod read;
 mod records;
 mod registry;
 mod settings;
+mod sqlite_bulk;
 #[cfg(test)]
 mod tests;
 
@@ -50,6 +51,9 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// SQLite, called directly (the bulk insert of `sqlite_bulk`).
+    #[error("database error: {message} (SQLite code {code})")]
+    Sqlite { code: i32, message: String },
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error(
@@ -104,6 +108,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "app_role", include_str!("../migrations/sqlite/0004_app_role.sql")),
     (5, "settings", include_str!("../migrations/sqlite/0005_settings.sql")),
     (6, "qi", include_str!("../migrations/sqlite/0006_qi.sql")),
+    (7, "record_key", include_str!("../migrations/sqlite/0007_record_key.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial", include_str!("../migrations/postgres/0001_initial.sql")),
@@ -112,6 +117,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "app_role", include_str!("../migrations/postgres/0004_app_role.sql")),
     (5, "settings", include_str!("../migrations/postgres/0005_settings.sql")),
     (6, "qi", include_str!("../migrations/postgres/0006_qi.sql")),
+    (7, "record_key", include_str!("../migrations/postgres/0007_record_key.sql")),
 ];
 
 impl Store {

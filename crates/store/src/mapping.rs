@@ -12,7 +12,6 @@ use crate::db::{Kind, RowRef, Value};
 use crate::{Result, StoreError};
 use flsdb_dataset::values::format_date;
 use flsdb_dataset::{Cells, Field, Record, Validation, parse_record};
-use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 use time::macros::date;
 
@@ -47,7 +46,7 @@ pub(crate) fn kind(field: Field) -> Kind {
 /// Shares one allocation per distinct code text (service codes, code lists, multi-value
 /// combinations: a few hundred texts across a million records); see [`Value::Shared`].
 #[derive(Default)]
-pub(crate) struct Interner(HashMap<String, Arc<str>>);
+pub(crate) struct Interner(foldhash::HashMap<String, Arc<str>>);
 
 impl Interner {
     fn get(&mut self, text: String) -> Arc<str> {
