@@ -15,6 +15,7 @@
 //! the end of the same transaction (one sort instead of a million random index inserts); see
 //! [`IndexRebuild`].
 
+use crate::audit::AuditContext;
 use crate::db::{Kind, Tx, Value};
 use crate::mapping::RECORD_COLUMNS;
 use crate::sqlite_bulk;
@@ -243,6 +244,65 @@ fn numbered_insert_sql(replace: bool, rows: usize) -> String {
     sql
 }
 
+/// Bytes of COPY text sent per message.
+const COPY_PIECE: usize = 1 << 20;
+
+/// PostgreSQL: one `insert` audit line about `entity` per key, by COPY, in the given order.
+pub(crate) async fn copy_audit_inserts(
+    tx: &mut Tx,
+    cx: &AuditContext<'_>,
+    entity: &str,
+    keys: &[String],
+) -> Result<()> {
+    let Tx::Postgres(t) = tx else {
+        return Err(StoreError::Unsupported("audit lines by COPY need PostgreSQL".into()));
+    };
+    if keys.is_empty() {
+        return Ok(());
+    }
+    // Everything but the key is the same on every line.
+    let mut head = String::new();
+    copy_time(&mut head, cx.at);
+    head.push('\t');
+    copy_text(&mut head, cx.actor);
+    head.push_str("\tinsert\t");
+    copy_text(&mut head, entity);
+    head.push('\t');
+    let mut tail = String::from("\t");
+    copy_value(&mut tail, &Value::Int(cx.batch_id));
+    tail.push('\n');
+    let sql = "COPY audit_log (logged_at, actor, action, entity, entity_key, batch_id) FROM STDIN";
+    let mut copy = t.copy_in_raw(sql).await?;
+    let mut piece = String::with_capacity(COPY_PIECE + 1024);
+    let mut sent = Ok(());
+    for (i, key) in keys.iter().enumerate() {
+        piece.push_str(&head);
+        copy_text(&mut piece, key);
+        piece.push_str(&tail);
+        if piece.len() >= COPY_PIECE || i + 1 == keys.len() {
+            sent = copy.send(piece.as_bytes()).await.map(|_| ());
+            if sent.is_err() {
+                break;
+            }
+            piece.clear();
+        }
+    }
+    if let Err(e) = sent {
+        // The first error is the one to report; the transaction is rolled back anyway.
+        let _ = copy.abort(e.to_string()).await;
+        return Err(e.into());
+    }
+    let written = copy.finish().await?;
+    if written != keys.len() as u64 {
+        return Err(StoreError::InvalidStored {
+            entity: "import",
+            key: "COPY audit_log".into(),
+            reason: format!("{written} lines written of {}", keys.len()),
+        });
+    }
+    Ok(())
+}
+
 /// Appends `s` escaped for COPY's text format.
 fn copy_text(out: &mut String, s: &str) {
     if !s.bytes().any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r')) {
@@ -319,14 +379,21 @@ fn copy_line(out: &mut String, row: &Row, batch_id: Option<i64>, at: OffsetDateT
 /// other writer's audit line out until the import commits. On PostgreSQL the import then holds
 /// `records` exclusively: readers of the (empty) table wait for the first load to commit.
 pub(crate) struct IndexRebuild {
-    /// `(name, CREATE INDEX statement)` as the schema has them.
-    indexes: Vec<(String, String)>,
+    /// What was dropped: the statement that brings each back, in order.
+    rebuild: Vec<String>,
 }
 
+/// Foreign keys of `records` this role may drop (PostgreSQL): `(name, ADD CONSTRAINT statement)`.
+const RECORD_FOREIGN_KEYS: &str = "SELECT k.conname::text, \
+     'ALTER TABLE records ADD CONSTRAINT ' || quote_ident(k.conname) || ' ' || pg_get_constraintdef(k.oid) \
+     FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid \
+     WHERE k.conrelid = 'records'::regclass AND k.contype = 'f' AND pg_has_role(t.relowner, 'USAGE') ORDER BY 1";
+
 impl IndexRebuild {
-    /// Drops the indexes when `records` is empty; otherwise does nothing.
+    /// Drops the indexes (and PostgreSQL's foreign key checks) when `records` is empty;
+    /// otherwise does nothing.
     pub async fn begin(tx: &mut Tx) -> Result<IndexRebuild> {
-        let mut rebuild = IndexRebuild { indexes: Vec::new() };
+        let mut rebuild = IndexRebuild { rebuild: Vec::new() };
         if !tx.fetch(crate::records::ANY_RECORD, vec![], &[Kind::Int]).await?.is_empty() {
             return Ok(rebuild);
         }
@@ -342,22 +409,35 @@ impl IndexRebuild {
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' \
              AND tbl_name IN ('records', 'audit_log') AND sql IS NOT NULL ORDER BY name"
         };
-        let droppable = tx.fetch(sql, vec![], &[Kind::Text, Kind::Text]).await?;
-        if tx.is_postgres() && !droppable.is_empty() {
+        let indexes = tx.fetch(sql, vec![], &[Kind::Text, Kind::Text]).await?;
+        // PostgreSQL checks a foreign key by a query per row (two per record: the service and
+        // the batch), half of a record's cost in COPY; adding the key back at the end checks all
+        // rows in one join. SQLite's deferred keys cost little and stay.
+        let foreign_keys = if tx.is_postgres() {
+            tx.fetch(RECORD_FOREIGN_KEYS, vec![], &[Kind::Text, Kind::Text]).await?
+        } else {
+            Vec::new()
+        };
+        if tx.is_postgres() && !(indexes.is_empty() && foreign_keys.is_empty()) {
             tx.execute("LOCK TABLE records IN ACCESS EXCLUSIVE MODE", vec![]).await?;
         }
-        for row in droppable {
-            let (name, create) = (row.text(0)?.to_owned(), row.text(1)?.to_owned());
-            tx.execute(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")), vec![]).await?;
-            rebuild.indexes.push((name, create));
+        let quoted = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+        for row in indexes {
+            tx.execute(&format!("DROP INDEX {}", quoted(row.text(0)?)), vec![]).await?;
+            rebuild.rebuild.push(row.text(1)?.to_owned());
+        }
+        for row in foreign_keys {
+            tx.execute(&format!("ALTER TABLE records DROP CONSTRAINT {}", quoted(row.text(0)?)), vec![]).await?;
+            rebuild.rebuild.push(row.text(1)?.to_owned());
         }
         Ok(rebuild)
     }
 
-    /// Builds the dropped indexes again (in the import's transaction).
+    /// Builds the dropped indexes again and adds the foreign keys back, checking every row (in
+    /// the import's transaction).
     pub async fn finish(self, tx: &mut Tx) -> Result<()> {
-        for (_, create) in self.indexes {
-            tx.execute(&create, vec![]).await?;
+        for statement in self.rebuild {
+            tx.execute(&statement, vec![]).await?;
         }
         Ok(())
     }
