@@ -17,9 +17,21 @@ macro_rules! code_list {
                 match self { $($name::$variant => $code),+ }
             }
 
-            /// Parses a code or its label, case-insensitively.
+            /// Parses a code or its label, case-insensitively (as [`code_matches`] decides,
+            /// but with one normalisation of the input rather than two comparisons per code).
+            #[inline]
             pub fn parse(input: &str) -> Option<Self> {
-                Self::ALL.iter().copied().find(|c| code_matches(c.code(), input))
+                // Most cells hold the code itself, which is its own normal form.
+                Self::from_normalised(input.as_bytes()).or_else(|| {
+                    let mut buffer = [0u8; NORMALISED_MAX];
+                    Self::from_normalised(normalise(input, &mut buffer)?)
+                })
+            }
+
+            /// A code given exactly (lower case, `_` for spaces), e.g. from [`normalise`].
+            #[inline]
+            fn from_normalised(code: &[u8]) -> Option<Self> {
+                Self::ALL.iter().copied().find(|c| c.code().as_bytes() == code)
             }
 
             /// The accepted codes, for error messages.
@@ -34,8 +46,9 @@ macro_rules! code_list {
     };
 }
 
-/// True when `input` is `code`, or its label (every `_` written as a space), ignoring case.
-/// Codes are ASCII, so a byte-wise comparison is exact and allocation-free.
+/// True when `input` is `code`, or its label (every `_` written as a space), ignoring case: the
+/// rule as the dataset states it, kept as the reference the look-up in `parse` is tested against.
+#[cfg(test)]
 pub(crate) fn code_matches(code: &str, input: &str) -> bool {
     let same = |label: bool| {
         code.bytes().zip(input.bytes()).all(|(c, i)| {
@@ -44,6 +57,26 @@ pub(crate) fn code_matches(code: &str, input: &str) -> bool {
         })
     };
     code.len() == input.len() && (same(false) || same(true))
+}
+
+/// Longer than any code (the longest, `no_longer_appropriate`, has 21 bytes).
+const NORMALISED_MAX: usize = 24;
+
+/// The one code `input` can match under [`code_matches`]: lower-cased, with every space written
+/// as `_`. A code matches when it is the input itself (no spaces allowed then) or its label
+/// (no `_` allowed then), so an input with both can match nothing, nor can one longer than
+/// every code. `None` for those.
+#[inline]
+pub(crate) fn normalise<'b>(input: &str, buffer: &'b mut [u8; NORMALISED_MAX]) -> Option<&'b [u8]> {
+    let bytes = input.as_bytes();
+    let out = buffer.get_mut(..bytes.len())?;
+    let (mut space, mut underscore) = (false, false);
+    for (o, b) in out.iter_mut().zip(bytes) {
+        space |= *b == b' ';
+        underscore |= *b == b'_';
+        *o = if *b == b' ' { b'_' } else { b.to_ascii_lowercase() };
+    }
+    (!(space && underscore)).then_some(&*out)
 }
 
 code_list!(Sex { Male => "male", Female => "female", Other => "other", Unknown => "unknown" });
@@ -55,14 +88,18 @@ code_list!(
 
 impl YesNo {
     /// Yes/no fields also take `y`, `n`, `true`, `false`, `1` and `0`.
+    #[inline]
     pub fn parse_flexible(input: &str) -> Option<Self> {
-        Self::parse(input).or_else(|| {
-            let lower = input.to_ascii_lowercase();
-            match lower.as_str() {
-                "y" | "true" | "1" => Some(YesNo::Yes),
-                "n" | "false" | "0" => Some(YesNo::No),
-                _ => None,
-            }
+        // The synonyms have no space or `_`, so normalising leaves them lower-cased only.
+        if let Some(exact) = Self::from_normalised(input.as_bytes()) {
+            return Some(exact);
+        }
+        let mut buffer = [0u8; NORMALISED_MAX];
+        let code = normalise(input, &mut buffer)?;
+        Self::from_normalised(code).or(match code {
+            b"y" | b"true" | b"1" => Some(YesNo::Yes),
+            b"n" | b"false" | b"0" => Some(YesNo::No),
+            _ => None,
         })
     }
 }
@@ -177,7 +214,18 @@ pub enum Therapy {
 
 impl Therapy {
     pub fn parse(input: &str) -> Option<Self> {
-        Drug::parse(input).map(Therapy::Drug).or_else(|| TherapyOther::parse(input).map(Therapy::Other))
+        let exact = input.as_bytes();
+        if let Some(t) = Drug::from_normalised(exact).map(Therapy::Drug) {
+            return Some(t);
+        }
+        if let Some(t) = TherapyOther::from_normalised(exact).map(Therapy::Other) {
+            return Some(t);
+        }
+        let mut buffer = [0u8; NORMALISED_MAX];
+        let code = normalise(input, &mut buffer)?;
+        Drug::from_normalised(code)
+            .map(Therapy::Drug)
+            .or_else(|| TherapyOther::from_normalised(code).map(Therapy::Other))
     }
 
     pub fn code(self) -> &'static str {
@@ -215,6 +263,65 @@ mod tests {
         assert_eq!(TherapyOther::parse("Informed decline"), Some(TherapyOther::InformedDecline));
         assert_eq!(Drug::parse("HRT"), Some(Drug::Hrt));
         assert_eq!(Drug::parse("hrt "), None, "cells are trimmed before parsing, not here");
+    }
+
+    /// The normalised look-up agrees with the reference comparison on every code, its label,
+    /// and mangled, mixed, padded, non-ASCII and over-long forms of both.
+    #[test]
+    fn parse_agrees_with_code_matches() {
+        fn check<T: Copy + PartialEq + std::fmt::Debug>(
+            all: &[T],
+            code: fn(T) -> &'static str,
+            parse: fn(&str) -> Option<T>,
+        ) {
+            let mut inputs: Vec<String> = vec![
+                String::new(),
+                " ".into(),
+                "_".into(),
+                "y".into(),
+                "true".into(),
+                "é".into(),
+                "x".repeat(30),
+                "two_or more".into(),
+                "two or_more".into(),
+            ];
+            for c in all {
+                let c = code(*c);
+                let label = c.replace('_', " ");
+                for form in [
+                    c.to_owned(),
+                    c.to_uppercase(),
+                    label.clone(),
+                    label.to_uppercase(),
+                    format!("{c} "),
+                    format!(" {c}"),
+                    format!("{c}x"),
+                    c[..c.len() - 1].to_owned(),
+                    c.replacen('_', " ", 1),
+                    label.replacen(' ', "_", 1),
+                    c.replace('a', "\u{e1}"),
+                    format!("{c}{}", "_".repeat(24)),
+                    c.replace('_', "  "),
+                    c.replace('_', "-"),
+                ] {
+                    inputs.push(form);
+                }
+            }
+            for input in &inputs {
+                let expected = all.iter().copied().find(|c| code_matches(code(*c), input));
+                assert_eq!(parse(input), expected, "{input:?}");
+            }
+        }
+        check(Sex::ALL, Sex::code, Sex::parse);
+        check(YesNo::ALL, YesNo::code, YesNo::parse);
+        check(FallsHistory::ALL, FallsHistory::code, FallsHistory::parse);
+        check(Dxa::ALL, Dxa::code, Dxa::parse);
+        check(Drug::ALL, Drug::code, Drug::parse);
+        check(RecommendationOther::ALL, RecommendationOther::code, RecommendationOther::parse);
+        check(TherapyOther::ALL, TherapyOther::code, TherapyOther::parse);
+        check(FallsAssessment::ALL, FallsAssessment::code, FallsAssessment::parse);
+        check(FractureSite::ALL, FractureSite::code, FractureSite::parse);
+        check(FollowupBy::ALL, FollowupBy::code, FollowupBy::parse);
     }
 
     #[test]

@@ -131,6 +131,8 @@ impl<'a> Checker<'a> {
         self.cells[field.index()]
     }
 
+    // Errors are rare: kept out of line so the checks that pass stay small enough to inline.
+    #[cold]
     fn fail(&mut self, field: Field, rule: Rule, message: String) {
         let value = self.cell(field);
         self.problems.push(Problem::invalid(field, value, rule, message));
@@ -155,7 +157,14 @@ impl<'a> Checker<'a> {
         self.problems.push(Problem::new(field, value, rule, severity, message));
     }
 
+    #[cold]
+    #[inline(never)]
+    fn fail_cell(&mut self, field: Field, e: CellError) {
+        self.fail(field, e.rule, format!("{field}: {}", e.message));
+    }
+
     /// Parses a non-empty cell; an empty cell is missing (`None`), an unreadable one is reported.
+    #[inline]
     fn optional<T>(&mut self, field: Field, parse: impl FnOnce(&str) -> Result<T, CellError>) -> Option<T> {
         let value = self.cell(field);
         if value.is_empty() {
@@ -164,12 +173,13 @@ impl<'a> Checker<'a> {
         match parse(value) {
             Ok(v) => Some(v),
             Err(e) => {
-                self.fail(field, e.rule, format!("{field}: {}", e.message));
+                self.fail_cell(field, e);
                 None
             }
         }
     }
 
+    #[inline]
     fn required<T>(&mut self, field: Field, parse: impl FnOnce(&str) -> Result<T, CellError>) -> Option<T> {
         if self.cell(field).is_empty() {
             self.fail(field, Rule::Required, format!("{field} is required"));
@@ -178,12 +188,14 @@ impl<'a> Checker<'a> {
         self.optional(field, parse)
     }
 
+    #[inline]
     fn code<T>(&mut self, field: Field, parse: fn(&str) -> Option<T>, expected: fn() -> String) -> Option<T> {
         self.optional(field, |v| {
             parse(v).ok_or_else(|| CellError::new(Rule::Code, format!("{v:?} is not one of: {}", expected())))
         })
     }
 
+    #[inline]
     fn yes_no(&mut self, field: Field) -> Option<YesNo> {
         self.optional(field, |v| {
             YesNo::parse_flexible(v)
@@ -191,10 +203,12 @@ impl<'a> Checker<'a> {
         })
     }
 
+    #[inline]
     fn date(&mut self, field: Field) -> Option<Date> {
         self.optional(field, parse_date)
     }
 
+    #[inline]
     fn decimal(&mut self, field: Field, min: f64, max: f64, unit: &str) -> Option<f64> {
         self.optional(field, |v| {
             let (x, _) = parse_decimal(v)?;
@@ -218,6 +232,7 @@ impl<'a> Checker<'a> {
     }
 
     /// `later` must not be before `earlier` (same day allowed).
+    #[inline]
     fn not_before(&mut self, later: (Field, Option<Date>), earlier: (Field, Option<Date>)) {
         if let ((lf, Some(l)), (ef, Some(e))) = (later, earlier)
             && l < e
@@ -226,6 +241,7 @@ impl<'a> Checker<'a> {
         }
     }
 
+    #[inline]
     fn not_in_future(&mut self, field: Field, value: Option<Date>) {
         if let Some(d) = value.filter(|d| *d > self.rules.today) {
             self.fail(field, Rule::Future, format!("{field} {} is in the future", format_date(d)));
@@ -233,6 +249,7 @@ impl<'a> Checker<'a> {
     }
 
     /// A field that may only be given when a condition on another holds.
+    #[inline]
     fn only_when(&mut self, field: Field, present: bool, allowed: bool, condition: &str) {
         if present && !allowed {
             self.fail(field, Rule::OnlyWith, format!("{field} may only be given when {condition}"));
@@ -322,12 +339,14 @@ pub fn parse_record_with(cells: &Cells<'_>, rules: Validation, detail: Detail) -
     // Rules between fields. A field that could not be read is `None` here, so rules that need
     // it stay silent rather than repeat its error.
     let nhs_cell = c.cell(F::NhsNumber);
-    if let Some(id) = local_id.as_ref().filter(|_| !nhs_cell.is_empty()) {
+    // The id's text is its cell (cells are trimmed once, and a parsed id is its trimmed cell):
+    // the cell is read here rather than the id, which would check its UTF-8 again.
+    if let Some(id) = local_id.as_ref().map(|_| c.cell(F::LocalId)).filter(|_| !nhs_cell.is_empty()) {
         // Compared without the hyphens and spaces people write in NHS numbers (no allocation).
         fn strip(s: &str) -> impl Iterator<Item = char> + '_ {
             s.chars().filter(|ch| *ch != '-' && !ch.is_whitespace())
         }
-        if strip(id.as_str()).eq(strip(nhs_cell)) {
+        if strip(id).eq(strip(nhs_cell)) {
             c.fail(F::LocalId, Rule::LocalIdIsNhsNumber, "local_id must not be the patient's NHS number".into());
         }
     }

@@ -33,15 +33,18 @@ pub fn trim(s: &str) -> &str {
 pub fn parse_date(input: &str) -> Result<Date, CellError> {
     // The canonical form, read directly; anything else takes the general path below.
     if let &[y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = input.as_bytes() {
-        let digit = |b: u8| b.is_ascii_digit().then(|| u32::from(b - b'0'));
-        if let (Some(a), Some(b), Some(c), Some(d), Some(e), Some(f), Some(g), Some(h)) =
-            (digit(y0), digit(y1), digit(y2), digit(y3), digit(m0), digit(m1), digit(d0), digit(d1))
-        {
-            let (year, month, day) = (a * 1000 + b * 100 + c * 10 + d, e * 10 + f, g * 10 + h);
-            let date = u8::try_from(month)
-                .ok()
-                .and_then(|m| Month::try_from(m).ok())
-                .and_then(|m| Date::from_calendar_date(year as i32, m, day as u8).ok());
+        // All eight digits at once: after subtracting '0' each byte is a digit exactly when it
+        // is at most 9, i.e. neither it nor it plus 0x76 has the high bit set (no byte carries
+        // into the next: one with the high bit already fails).
+        let digits = u64::from_le_bytes([y0, y1, y2, y3, m0, m1, d0, d1]).wrapping_sub(0x3030_3030_3030_3030);
+        let high = (digits | digits.wrapping_add(0x7676_7676_7676_7676)) & 0x8080_8080_8080_8080;
+        // A borrow in the subtraction leaves a high bit somewhere too, so `high` is zero exactly
+        // when every byte was an ASCII digit.
+        if high == 0 {
+            let [a, b, c, d, e, f, g, h] = digits.to_le_bytes();
+            let year = i32::from(a) * 1000 + i32::from(b) * 100 + i32::from(c) * 10 + i32::from(d);
+            let (month, day) = (e * 10 + f, g * 10 + h);
+            let date = Month::try_from(month).ok().and_then(|m| Date::from_calendar_date(year, m, day).ok());
             return date.ok_or_else(|| CellError::new(Rule::ImpossibleDate, format!("{input} is not a real date")));
         }
     }
@@ -127,6 +130,13 @@ pub fn age_in_years(birth: Date, on: Date) -> i32 {
 /// A decimal as the dataset writes them: optional sign (`+` or `-`), digits, `.` as decimal point.
 /// Returns the value and the number of significant decimal places (trailing zeros do not count).
 pub fn parse_decimal(input: &str) -> Result<(f64, usize), CellError> {
+    match parse_decimal_plain(input) {
+        Some(parsed) => Ok(parsed),
+        None => parse_decimal_general(input),
+    }
+}
+
+fn parse_decimal_general(input: &str) -> Result<(f64, usize), CellError> {
     let bad = || CellError::new(Rule::Number, format!("{input:?} is not a number (use . as the decimal point)"));
     let unsigned = input.strip_prefix(['+', '-']).unwrap_or(input);
     let (int, frac) = unsigned.split_once('.').unwrap_or((unsigned, ""));
@@ -140,13 +150,60 @@ pub fn parse_decimal(input: &str) -> Result<(f64, usize), CellError> {
     Ok((value + 0.0, frac.trim_end_matches('0').len()))
 }
 
+/// Exact powers of ten as `f64` (every one up to 1e22 is representable).
+const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
+/// [`parse_decimal`] for the usual shape, `[+-]digits[.digits]` with at most 15 digits, in one
+/// pass and without the general float parser; `None` for anything else (which the general
+/// path then reads or rejects). Exact: with at most 15 digits the mantissa and the power of
+/// ten are both exact `f64`s, so one IEEE division is correctly rounded, as `str::parse` is
+/// (Clinger's fast path).
+#[inline]
+fn parse_decimal_plain(input: &str) -> Option<(f64, usize)> {
+    let bytes = input.as_bytes();
+    let (negative, digits) = match bytes.first()? {
+        b'-' => (true, &bytes[1..]),
+        b'+' => (false, &bytes[1..]),
+        _ => (false, bytes),
+    };
+    if digits.len() > 16 {
+        return None;
+    }
+    let (mut mantissa, mut int_digits, mut frac_digits, mut places) = (0u64, 0usize, 0usize, 0usize);
+    let mut point = false;
+    for &b in digits {
+        if b.is_ascii_digit() {
+            mantissa = mantissa * 10 + u64::from(b - b'0');
+            if point {
+                frac_digits += 1;
+                if b != b'0' {
+                    places = frac_digits;
+                }
+            } else {
+                int_digits += 1;
+            }
+        } else if b == b'.' && !point {
+            point = true;
+        } else {
+            return None;
+        }
+    }
+    if int_digits == 0 || point && frac_digits == 0 || int_digits + frac_digits > 15 {
+        return None;
+    }
+    let value = mantissa as f64 / POW10[frac_digits];
+    // As the general path: `-0` is zero.
+    Some((if negative { -value } else { value } + 0.0, places))
+}
+
 /// A whole number, optionally with a leading `+`.
 pub fn parse_integer(input: &str) -> Result<i64, CellError> {
     let unsigned = input.strip_prefix('+').unwrap_or(input);
     if unsigned.is_empty() || unsigned.len() > 18 || !unsigned.bytes().all(|b| b.is_ascii_digit()) {
         return Err(CellError::new(Rule::Number, format!("{input:?} is not a whole number")));
     }
-    Ok(digits(unsigned) as i64)
+    // At most 18 digits: below i64::MAX, so the fold cannot overflow.
+    Ok(unsigned.bytes().fold(0i64, |acc, b| acc * 10 + i64::from(b - b'0')))
 }
 
 /// A 10-digit NHS number that passes the Modulus 11 check and lies in an allocated range.
@@ -160,7 +217,23 @@ impl NhsNumber {
         let mut count = 0usize;
         let mut sum = 0u32;
         let mut check = 0u32;
-        for c in input.chars() {
+        // The usual form, ten ASCII digits, read without decoding characters; anything else
+        // (separators, other characters) goes through the general loop below.
+        let plain = input.len() == 10 && input.bytes().all(|b| b.is_ascii_digit());
+        let general = if plain { "" } else { input };
+        if plain {
+            for (i, b) in input.bytes().enumerate() {
+                let d = u32::from(b - b'0');
+                value = value * 10 + u64::from(d);
+                if i < 9 {
+                    sum += d * (10 - i as u32);
+                } else {
+                    check = d;
+                }
+            }
+            count = 10;
+        }
+        for c in general.chars() {
             if c == '-' || c.is_whitespace() {
                 continue;
             }
@@ -288,21 +361,23 @@ impl Postcode {
     /// space before the inward code.
     fn parse_ascii(input: &[u8]) -> Option<Postcode> {
         // The longest valid form is 8 bytes (`SW1A 1AA`); anything longer after collapsing fails.
+        // One pass: a run of whitespace becomes one space, written only when a word follows
+        // (none at either end), which is `split_whitespace` joined by single spaces.
         let mut joined = [0u8; 8];
         let mut len = 0;
-        for word in input.split(|b| b.is_ascii_whitespace() || *b == 0x0b).filter(|w| !w.is_empty()) {
-            let need = word.len() + usize::from(len > 0);
-            if len + need > joined.len() {
-                return None;
+        let mut space = false;
+        for &b in input {
+            if b.is_ascii_whitespace() || b == 0x0b {
+                space = len > 0;
+                continue;
             }
-            if len > 0 {
-                joined[len] = b' ';
+            if space {
+                *joined.get_mut(len)? = b' ';
                 len += 1;
+                space = false;
             }
-            for b in word {
-                joined[len] = b.to_ascii_uppercase();
-                len += 1;
-            }
+            *joined.get_mut(len)? = b.to_ascii_uppercase();
+            len += 1;
         }
         let joined = &joined[..len];
         if !postcode_shape(joined) {
@@ -344,48 +419,140 @@ fn postcode_shape(s: &[u8]) -> bool {
     }
 }
 
+/// Text held inline when short (every record has a service code and a local id, usually a few
+/// bytes each: a heap allocation and its release for each would cost more than reading them),
+/// on the heap otherwise. It behaves as its `str` in every comparison, hash and format.
+#[derive(Clone, PartialEq, Eq)]
+enum Text {
+    /// `bytes[..len]` is the text (copied from a `str`, so UTF-8); the rest is zero, so equal
+    /// texts have equal bytes (and a text is inline exactly when it fits).
+    Inline {
+        len: u8,
+        bytes: [u8; Text::INLINE],
+    },
+    Heap(Box<str>),
+}
+
+impl Text {
+    /// As many bytes as fit beside the tag and length in the size of a `String`.
+    const INLINE: usize = 22;
+
+    fn new(s: &str) -> Text {
+        Self::from_bytes_with(s.as_bytes(), |b| b).unwrap_or_else(|| Text::Heap(s.into()))
+    }
+
+    /// Inline text from ASCII `bytes` mapped byte by byte with `map` (which must keep ASCII
+    /// ASCII), `None` when it does not fit.
+    #[inline]
+    fn from_bytes_with(bytes: &[u8], map: impl Fn(u8) -> u8) -> Option<Text> {
+        let mut inline = [0u8; Text::INLINE];
+        let len = u8::try_from(bytes.len()).ok()?;
+        for (to, from) in inline.get_mut(..bytes.len())?.iter_mut().zip(bytes) {
+            *to = map(*from);
+        }
+        Some(Text::Inline { len, bytes: inline })
+    }
+
+    /// The text's bytes, without the UTF-8 check `as_str` makes: for look-ups on hot paths.
+    #[inline]
+    fn as_bytes(&self) -> &[u8] {
+        match self {
+            Text::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Text::Heap(s) => s.as_bytes(),
+        }
+    }
+
+    #[inline]
+    fn as_str(&self) -> &str {
+        match self {
+            // Always UTF-8 (see `Inline`); the check is short for these few bytes.
+            Text::Inline { len, bytes } => std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default(),
+            Text::Heap(s) => s,
+        }
+    }
+}
+
+impl std::hash::Hash for Text {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialOrd for Text {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Text {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
 /// A registered service's code: trimmed and upper-cased.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ServiceCode(String);
+pub struct ServiceCode(Text);
 
 impl ServiceCode {
     pub fn parse(input: &str) -> Option<ServiceCode> {
-        let trimmed = input.trim();
+        let trimmed = trim(input);
         if trimmed.is_ascii() {
             let ok = !trimmed.is_empty() && !trimmed.bytes().any(|b| b.is_ascii_control());
-            return ok.then(|| ServiceCode(trimmed.to_ascii_uppercase()));
+            let upper = || {
+                Text::from_bytes_with(trimmed.as_bytes(), |b| b.to_ascii_uppercase())
+                    .unwrap_or_else(|| Text::Heap(trimmed.to_ascii_uppercase().into()))
+            };
+            return ok.then(|| ServiceCode(upper()));
         }
-        (!trimmed.is_empty() && !trimmed.chars().any(char::is_control)).then(|| ServiceCode(trimmed.to_uppercase()))
+        (!trimmed.is_empty() && !trimmed.chars().any(char::is_control))
+            .then(|| ServiceCode(Text::new(&trimmed.to_uppercase())))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
+    }
+
+    /// `as_str().as_bytes()`, cheaper (no UTF-8 check): for look-ups per record.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
     }
 }
 
 impl fmt::Display for ServiceCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 /// The service's own record reference: 1–64 characters, no control characters.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct LocalId(String);
+pub struct LocalId(Text);
 
 impl LocalId {
     pub const MAX_CHARS: usize = 64;
 
     pub fn parse(input: &str) -> Result<LocalId, CellError> {
-        let trimmed = input.trim();
-        let chars = trimmed.chars().count();
+        let trimmed = trim(input);
+        // For ASCII text characters are bytes, and `char::is_control` is `is_ascii_control`.
+        let ascii = trimmed.is_ascii();
+        let chars = if ascii { trimmed.len() } else { trimmed.chars().count() };
         if chars > Self::MAX_CHARS {
             return Err(CellError::new(
                 Rule::Text,
                 format!("local_id has {chars} characters; at most {} are allowed", Self::MAX_CHARS),
             ));
         }
-        if trimmed.chars().any(char::is_control) {
+        let control =
+            if ascii { trimmed.bytes().any(|b| b.is_ascii_control()) } else { trimmed.chars().any(char::is_control) };
+        if control {
             return Err(CellError::new(
                 Rule::Text,
                 "local_id contains a control character (such as a tab or line break)",
@@ -394,17 +561,17 @@ impl LocalId {
         if trimmed.is_empty() {
             return Err(CellError::new(Rule::Required, "local_id is required"));
         }
-        Ok(LocalId(trimmed.to_owned()))
+        Ok(LocalId(Text::new(trimmed)))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 }
 
 impl fmt::Display for LocalId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -495,6 +662,97 @@ pub fn format_multi<T: Copy + PartialEq, const N: usize>(set: &CodeSet<T, N>, co
 mod tests {
     use super::*;
 
+    /// The one-pass decimal reader agrees with the general one wherever it answers, and answers
+    /// for the usual shapes.
+    #[test]
+    fn plain_decimals_agree_with_the_general_parser() {
+        let mut inputs: Vec<String> = [
+            "0",
+            "-0",
+            "+0",
+            "0.0",
+            "-0.0",
+            "170",
+            "181.7",
+            "-2.5",
+            "-2.50",
+            "+1.5",
+            "1.25",
+            "0.1",
+            "0.3",
+            "100.00",
+            "999999999999999",
+            "99999999999999.9",
+            "1.000000000000001",
+            "1234567890123456",
+            "12.",
+            ".5",
+            "-.5",
+            "1..2",
+            "1.2.3",
+            "--1",
+            "+-1",
+            "1e2",
+            "",
+            "-",
+            "+",
+            ".",
+            " 1",
+            "1 ",
+            "١",
+            "1,5",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        // Every split of a few digit strings into integer and fraction, with each sign.
+        for digits in ["7", "05", "123", "4000", "98765", "1000001", "123456789012345", "9007199254740993"] {
+            for cut in 0..=digits.len() {
+                for sign in ["", "-", "+"] {
+                    inputs.push(format!("{sign}{}.{}", &digits[..cut], &digits[cut..]));
+                    inputs.push(format!("{sign}{digits}"));
+                }
+            }
+        }
+        // A pseudo-random sweep of values with one to four decimals.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let places = (x % 5) as usize;
+            let int = (x >> 8) % 100_000;
+            let frac = (x >> 32) % 10_000;
+            inputs.push(format!("{int}.{frac:04}")[..(int.to_string().len() + 1 + places).min(5 + 1 + 4)].to_owned());
+        }
+        for input in &inputs {
+            let general = parse_decimal_general(input);
+            if let Some((value, places)) = parse_decimal_plain(input) {
+                let (expected, expected_places) = general.clone().unwrap_or_else(|e| panic!("{input:?}: {e:?}"));
+                assert_eq!(value.to_bits(), expected.to_bits(), "{input:?}");
+                assert_eq!(places, expected_places, "{input:?}");
+            }
+            assert_eq!(parse_decimal(input), general, "{input:?}");
+        }
+        for usual in ["181.7", "-2.5", "92", "+0.25"] {
+            assert!(parse_decimal_plain(usual).is_some(), "{usual}");
+        }
+    }
+
+    #[test]
+    fn nhs_numbers_plain_and_with_separators_agree() {
+        for digits in ["9434765919", "9434765918", "4010232137", "0000000000", "9999999999", "1000000010"] {
+            for allow in [false, true] {
+                let plain = NhsNumber::parse(digits, allow);
+                let spaced = format!("{} {} {}", &digits[..3], &digits[3..6], &digits[6..]);
+                let general = NhsNumber::parse(&spaced, allow);
+                // The messages quote the input; the outcome is otherwise the same.
+                assert_eq!(plain.as_ref().map_err(|e| e.rule), general.as_ref().map_err(|e| e.rule), "{digits}");
+                assert_eq!(plain.ok(), general.ok(), "{digits}");
+            }
+        }
+    }
+
     #[test]
     fn negative_zero_is_zero() {
         for input in ["-0", "-0.0", "+0", "0"] {
@@ -531,6 +789,16 @@ mod tests {
             "20a9-01-01",
         ] {
             assert_eq!(parse_date(input), parse_date_general(input), "{input}");
+        }
+        // Every ASCII byte in every digit position (what the word-at-a-time digit check must
+        // refuse: bytes just below '0' and above '9' included).
+        for position in [0, 1, 2, 3, 5, 6, 8, 9] {
+            for b in 0u8..128 {
+                let mut bytes = *b"2023-06-15";
+                bytes[position] = b;
+                let input = String::from_utf8_lossy(&bytes).into_owned();
+                assert_eq!(parse_date(&input), parse_date_general(&input), "{input:?}");
+            }
         }
         for y in [1899, 1900, 1996, 2000, 2023, 2024] {
             for m in 0..=13 {
@@ -671,6 +939,36 @@ mod tests {
         assert_eq!(Postcode::parse("\u{17f}W1A 1AA").map(|p| p.as_str().to_owned()), Ok("SW1A 1AA".to_owned()));
     }
 
+    /// Inline and heap text behave as the `str` they hold: order, equality, hashes, `Debug`.
+    #[test]
+    fn text_behaves_as_its_str() {
+        use std::hash::BuildHasher;
+        let hasher = std::collections::hash_map::RandomState::new();
+        let samples: Vec<String> =
+            ["", "a", "BNT", "é", "Zürich", "x".repeat(21).as_str(), &"x".repeat(22), &"x".repeat(23)]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .chain(["é".repeat(11), "é".repeat(12), "y".repeat(64)])
+                .collect();
+        for a in &samples {
+            let ta = Text::new(a);
+            assert_eq!(ta.as_str(), a);
+            assert_eq!(ta.as_bytes(), a.as_bytes());
+            assert_eq!(matches!(ta, Text::Inline { .. }), a.len() <= Text::INLINE, "{a:?}");
+            assert_eq!(format!("{ta:?}"), format!("{a:?}"));
+            assert_eq!(hasher.hash_one(&ta), hasher.hash_one(a.as_str()));
+            for b in &samples {
+                let tb = Text::new(b);
+                assert_eq!(ta.cmp(&tb), a.cmp(b), "{a:?} {b:?}");
+                assert_eq!(ta == tb, a == b, "{a:?} {b:?}");
+            }
+        }
+        let long = "b".repeat(30);
+        assert_eq!(ServiceCode::parse(&long).map(|c| c.as_str().to_owned()), Some("B".repeat(30)));
+        assert_eq!(format!("{:?}", ServiceCode::parse("bnt")), "Some(ServiceCode(\"BNT\"))");
+        assert_eq!(LocalId::parse(" ab ").map(|l| l.as_str().to_owned()), Ok("ab".to_owned()));
+    }
+
     #[test]
     fn service_codes_fast_path() {
         assert_eq!(ServiceCode::parse(" bnt ").map(|c| c.to_string()), Some("BNT".to_owned()));
@@ -691,6 +989,10 @@ mod tests {
         assert_eq!(parse_integer("+3"), Ok(3));
         assert!(parse_integer("3.0").is_err());
         assert!(parse_integer("-1").is_err());
+        // Beyond 32 bits: read exactly, so a range rule sees the real number.
+        assert_eq!(parse_integer("4294967297"), Ok(4_294_967_297));
+        assert_eq!(parse_integer("999999999999999999"), Ok(999_999_999_999_999_999));
+        assert!(parse_integer("9999999999999999999").is_err());
     }
 
     #[test]

@@ -142,7 +142,7 @@ fn ranges_are_inclusive() {
         ("weight_kg", ["25", "250", "70.25"], ["24.99", "251"]),
         ("frax_major", ["0", "100", "12.3"], ["-0.1", "100.01"]),
         ("t_score", ["-7.0", "+5", "-2.50"], ["-7.1", "5.1"]),
-        ("refractures", ["0", "20", "+3"], ["21", "-1"]),
+        ("refractures", ["0", "20", "+3"], ["21", "4294967297"]),
     ] {
         let extra = |value: &'static str| -> Vec<(&str, &'static str)> {
             let mut changes = vec![(field, value)];

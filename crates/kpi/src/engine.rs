@@ -153,7 +153,8 @@ impl std::hash::Hasher for Fnv {
     }
 }
 
-type CodeIndex<'a> = HashMap<&'a str, usize, std::hash::BuildHasherDefault<Fnv>>;
+/// Keyed by the code's bytes: a record's code gives them without a UTF-8 check.
+type CodeIndex<'a> = HashMap<&'a [u8], usize, std::hash::BuildHasherDefault<Fnv>>;
 
 /// Counter slots of a proportion KPI, relative to its offset.
 pub(crate) mod slot {
@@ -346,7 +347,7 @@ impl<'a> Engine<'a> {
         if let Some(w) = services.windows(2).find(|w| w[0].code == w[1].code) {
             return Err(KpiError::DuplicateService(w[0].code.to_string()));
         }
-        let index: CodeIndex<'a> = services.iter().enumerate().map(|(i, s)| (s.code.as_str(), i)).collect();
+        let index: CodeIndex<'a> = services.iter().enumerate().map(|(i, s)| (s.code.as_bytes(), i)).collect();
 
         let set = setup.set;
         let mut seen = HashSet::new();
@@ -494,7 +495,7 @@ impl<'a> Engine<'a> {
     }
 
     pub(crate) fn service_index(&self, code: &str) -> Option<usize> {
-        self.index.get(code).copied()
+        self.index.get(code.as_bytes()).copied()
     }
 
     /// True when the record is excluded by the opt-out list.
@@ -568,7 +569,7 @@ impl<'e> Partial<'e> {
         }
         let service = if self.last < engine.services.len() && engine.services[self.last].code == r.service_code {
             self.last
-        } else if let Some(i) = engine.service_index(r.service_code.as_str()) {
+        } else if let Some(i) = engine.index.get(r.service_code.as_bytes()).copied() {
             self.last = i;
             i
         } else {

@@ -133,7 +133,11 @@ impl Db {
                     // updates four indexes at random places, and misses cost more than memory.
                     .pragma("cache_size", "-262144")
                     // Statement journals of the multi-row INSERTs stay in memory.
-                    .pragma("temp_store", "memory");
+                    .pragma("temp_store", "memory")
+                    // Sorts (an index built after a bulk load, a large ORDER BY) may use a
+                    // helper thread: the machine has two cores and the import's own threads
+                    // are idle by then.
+                    .pragma("threads", "2");
                 let pool = SqlitePoolOptions::new()
                     .max_connections(options.max_connections.unwrap_or(4))
                     // Writers queue in SQLite's busy handler while holding a pooled connection:

@@ -49,17 +49,47 @@ pub(crate) fn kind(field: Field) -> Kind {
 pub(crate) struct Interner(foldhash::HashMap<String, Arc<str>>);
 
 impl Interner {
-    fn get(&mut self, text: String) -> Arc<str> {
-        if let Some(shared) = self.0.get(&text) {
+    fn get(&mut self, text: &str) -> Arc<str> {
+        if let Some(shared) = self.0.get(text) {
             return shared.clone();
         }
-        let shared: Arc<str> = text.as_str().into();
+        let shared: Arc<str> = text.into();
         // A bound, in case some text field turns out to hold free text after all.
         if self.0.len() < 10_000 {
-            self.0.insert(text, shared.clone());
+            self.0.insert(text.to_owned(), shared.clone());
         }
         shared
     }
+}
+
+/// The code of a single-code field, straight from its type (no text built): `None` for other
+/// fields, `Some(None)` when the field is empty. The same text as [`Record::cell`] writes.
+fn single_code(r: &Record, field: Field) -> Option<Option<&'static str>> {
+    use Field as F;
+    Some(match field {
+        F::Sex => r.sex.map(|c| c.code()),
+        F::CareHome => r.care_home.map(|c| c.code()),
+        F::Admitted => r.admitted.map(|c| c.code()),
+        F::FractureIdentification => r.fracture_identification.map(|c| c.code()),
+        F::FractureSite => Some(r.fracture_site.code()),
+        F::PreviousFracture => r.previous_fracture.map(|c| c.code()),
+        F::ParentalHipFracture => r.parental_hip_fracture.map(|c| c.code()),
+        F::Smoker => r.smoker.map(|c| c.code()),
+        F::OnBoneTherapy => r.on_bone_therapy.map(|c| c.code()),
+        F::FallsHistory => r.falls_history.map(|c| c.code()),
+        F::Dxa => r.dxa.map(|c| c.code()),
+        F::CalciumVitdRecommended => r.calcium_vitd_recommended.map(|c| c.code()),
+        F::FallsAssessment => r.falls_assessment.map(|c| c.code()),
+        F::Followup16 => r.followup16.map(|c| c.code()),
+        F::Followup16By => r.followup16_by.map(|c| c.code()),
+        F::Therapy16w => r.therapy_16w.map(|c| c.code()),
+        F::StrengthBalance16w => r.strength_balance_16w.map(|c| c.code()),
+        F::CalciumVitd16w => r.calcium_vitd_16w.map(|c| c.code()),
+        F::Followup52 => r.followup52.map(|c| c.code()),
+        F::Followup52By => r.followup52_by.map(|c| c.code()),
+        F::Therapy52w => r.therapy_52w.map(|c| c.code()),
+        _ => return None,
+    })
 }
 
 fn value(r: &Record, field: Field, interner: &mut Interner) -> Value {
@@ -86,10 +116,14 @@ fn value(r: &Record, field: Field, interner: &mut Interner) -> Value {
             Value::Text((!cell.is_empty()).then_some(cell))
         }
         // Codes: the same few texts over and over.
-        _ => {
-            let cell = r.cell(field);
-            Value::Shared((!cell.is_empty()).then(|| interner.get(cell)))
-        }
+        F::ServiceCode => Value::Shared(Some(interner.get(r.service_code.as_str()))),
+        _ => match single_code(r, field) {
+            Some(code) => Value::Shared(code.map(|c| interner.get(c))),
+            None => {
+                let cell = r.cell(field);
+                Value::Shared((!cell.is_empty()).then(|| interner.get(&cell)))
+            }
+        },
     }
 }
 
@@ -237,4 +271,78 @@ pub(crate) fn diff_json(names: &[&str], old: &[String], new: &[String]) -> Optio
     let side =
         |texts: &[String]| json_object(changed.iter().map(|&i| (names[i], texts.get(i).map_or("", String::as_str))));
     Some((side(old), side(new)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flsdb_dataset::codes::*;
+
+    /// Every code of every single-code field is stored as exactly the text `Record::cell`
+    /// writes (the stored text and the row hash depend on it).
+    #[test]
+    fn codes_straight_from_their_types_are_the_cells() {
+        let codes: Vec<&str> = [
+            Sex::ALL.iter().map(|c| c.code()).collect::<Vec<_>>(),
+            YesNo::ALL.iter().map(|c| c.code()).collect(),
+            Admitted::ALL.iter().map(|c| c.code()).collect(),
+            FractureIdentification::ALL.iter().map(|c| c.code()).collect(),
+            FractureSite::ALL.iter().map(|c| c.code()).collect(),
+            Smoker::ALL.iter().map(|c| c.code()).collect(),
+            FallsHistory::ALL.iter().map(|c| c.code()).collect(),
+            Dxa::ALL.iter().map(|c| c.code()).collect(),
+            FallsAssessment::ALL.iter().map(|c| c.code()).collect(),
+            FollowupBy::ALL.iter().map(|c| c.code()).collect(),
+            Drug::ALL.iter().map(|c| c.code()).collect(),
+            TherapyOther::ALL.iter().map(|c| c.code()).collect(),
+        ]
+        .concat();
+        let rules = Validation { today: date!(2030 - 01 - 01), allow_test_nhs_numbers: true };
+        let mut interner = Interner::default();
+        for &field in Field::ALL.iter() {
+            let mut stored = 0;
+            for code in &codes {
+                // Follow-up details count only with a follow-up: try without, then with one.
+                let with_followups = [
+                    (Field::Followup16, "yes"),
+                    (Field::Followup16Date, "2023-04-20"),
+                    (Field::Followup52, "yes"),
+                    (Field::Followup52Date, "2024-01-05"),
+                ];
+                let parsed = [&with_followups[..0], &with_followups[..]].into_iter().find_map(|extra| {
+                    let mut cells: Cells<'_> = [""; Field::COUNT];
+                    for (f, text) in MINIMAL.iter().chain(extra) {
+                        cells[f.index()] = text;
+                    }
+                    cells[field.index()] = code;
+                    parse_record(&cells, rules).ok()
+                });
+                let Some(valid) = parsed else { continue };
+                let Some(single) = single_code(&valid.record, field) else { continue };
+                assert_eq!(single.unwrap_or(""), valid.record.cell(field), "{field:?} {code}");
+                assert_eq!(plain_text(&value(&valid.record, field, &mut interner)), valid.record.cell(field));
+                stored += usize::from(single.is_some());
+            }
+            if single_code(&minimal(), field).is_some() {
+                assert!(stored > 0, "{field:?}: no code was tried");
+            }
+        }
+    }
+
+    const MINIMAL: [(Field, &str); 5] = [
+        (Field::ServiceCode, "BNT"),
+        (Field::LocalId, "1"),
+        (Field::DateOfBirth, "1948-02-29"),
+        (Field::FractureDate, "2023-01-05"),
+        (Field::FractureSite, "hip"),
+    ];
+
+    fn minimal() -> Record {
+        let mut cells: Cells<'_> = [""; Field::COUNT];
+        for (f, text) in MINIMAL {
+            cells[f.index()] = text;
+        }
+        let rules = Validation { today: date!(2030 - 01 - 01), allow_test_nhs_numbers: true };
+        parse_record(&cells, rules).map(|v| v.record).unwrap_or_else(|p| panic!("{p:?}"))
+    }
 }

@@ -137,8 +137,20 @@ impl RowChecker {
                 cells[field.index()] = strings[i];
             }
         }
+        self.check_cells(row, &cells, duplicate_of, registered, detail)
+    }
+
+    /// The rules, the registry and the permissions, for a row's cells filed by field.
+    fn check_cells(
+        &self,
+        row: u64,
+        cells: &Cells<'_>,
+        duplicate_of: Option<u64>,
+        registered: &Registered<'_>,
+        detail: Detail,
+    ) -> CheckedRow {
         let text = |field: Field| cells[field.index()].trim().to_owned();
-        let outcome = parse_record_with(&cells, self.validation, detail);
+        let outcome = parse_record_with(cells, self.validation, detail);
         let mut problems: Vec<RowError> = Vec::new();
         // A valid record carries its service code already parsed.
         let parsed;
@@ -250,13 +262,14 @@ fn cell_count(row: u64, n: usize, width: usize, text: impl Fn(Field) -> String) 
 /// The registered services, as given or as a faster copy made for one file.
 enum Registered<'a> {
     Set(&'a HashSet<ServiceCode>),
-    Fast(HashSet<&'a str, foldhash::fast::RandomState>),
+    /// Keyed by bytes: a parsed code gives them without a UTF-8 check.
+    Fast(HashSet<&'a [u8], foldhash::fast::RandomState>),
 }
 
 impl<'a> Registered<'a> {
     fn fast(set: &'a HashSet<ServiceCode>) -> Self {
         let mut fast = HashSet::with_capacity_and_hasher(set.len(), foldhash::fast::RandomState::default());
-        fast.extend(set.iter().map(ServiceCode::as_str));
+        fast.extend(set.iter().map(ServiceCode::as_bytes));
         Registered::Fast(fast)
     }
 
@@ -264,7 +277,7 @@ impl<'a> Registered<'a> {
     fn contains(&self, code: &ServiceCode) -> bool {
         match self {
             Registered::Set(set) => set.contains(code),
-            Registered::Fast(set) => set.contains(code.as_str()),
+            Registered::Fast(set) => set.contains(code.as_bytes()),
         }
     }
 }
@@ -285,8 +298,18 @@ impl KeyHasher {
     /// The key of a row; cells not given, not UTF-8 or empty make no key. `upper` is scratch
     /// space for the upper-cased service code (ASCII codes are upper-cased without allocating).
     fn key(&self, service: Option<&[u8]>, local_id: Option<&[u8]>, upper: &mut Vec<u8>) -> Option<Key> {
-        let service = std::str::from_utf8(service?).ok()?.trim();
-        let local_id = std::str::from_utf8(local_id?).ok()?.trim();
+        fn text(cell: Option<&[u8]>) -> Option<&str> {
+            cell.and_then(|c| std::str::from_utf8(c).ok())
+        }
+        self.key_text(text(service), text(local_id), upper)
+    }
+
+    /// [`KeyHasher::key`] of cells already known to be text.
+    #[inline]
+    fn key_text(&self, service: Option<&str>, local_id: Option<&str>, upper: &mut Vec<u8>) -> Option<Key> {
+        // `str::trim`, with a shortcut for the usual cell that has nothing to trim.
+        let service = flsdb_dataset::values::trim(service?);
+        let local_id = flsdb_dataset::values::trim(local_id?);
         if service.is_empty() || local_id.is_empty() {
             return None;
         }
@@ -355,11 +378,11 @@ enum Unit {
 }
 
 impl RowSource {
-    /// The next unit of reading, `None` at the end.
-    fn next_unit(&mut self) -> Option<Unit> {
+    /// The next unit of reading, `None` at the end; `spare` is a used block's buffer to reuse.
+    fn next_unit(&mut self, mut spare: Option<Vec<u8>>) -> Option<Unit> {
         loop {
             match &mut self.inner {
-                Inner::Blocks(blocks) => match blocks.reader.next_block() {
+                Inner::Blocks(blocks) => match blocks.reader.next_block_reusing(spare.take()) {
                     Ok(Some(bytes)) if fast::is_plain(&bytes) => return Some(Unit::Block(bytes)),
                     Ok(Some(bytes)) => self.switch_to_csv(bytes),
                     Ok(None) => return None,
@@ -410,6 +433,10 @@ struct Shared<'c> {
     sequence: Mutex<Sequence>,
     turn_taken: Condvar,
     detail: Detail,
+    /// Per column, the index of its field (`usize::MAX` for an ignored column).
+    targets: Vec<usize>,
+    /// The columns are the fields in field order (`targets[i] == i`).
+    canonical: bool,
 }
 
 /// Marks the sequence broken if a thread leaves its turn without finishing it (a panic).
@@ -429,7 +456,15 @@ impl Drop for TurnGuard<'_> {
 impl<'c> Shared<'c> {
     fn new(source: RowSource, checker: &'c RowChecker, detail: Detail) -> Self {
         let next_row = source.next_row;
+        let mut targets = vec![usize::MAX; source.header.width];
+        for field in Field::ALL {
+            if let Some(slot) = source.header.column(*field).and_then(|i| targets.get_mut(i)) {
+                *slot = field.index();
+            }
+        }
         Shared {
+            canonical: fast::is_identity(&targets, Field::COUNT),
+            targets,
             header: source.header.clone(),
             checker,
             registered: Registered::fast(&checker.registered),
@@ -455,14 +490,24 @@ impl<'c> Shared<'c> {
         let mut ranges: Vec<(usize, usize)> = Vec::new();
         let mut keys: Vec<Option<Key>> = Vec::new();
         let mut duplicates: Vec<(usize, u64)> = Vec::new();
+        // The last block checked here, handed back to the reader to fill again: fresh blocks
+        // would cost a page fault per 4 KiB.
+        let mut spare: Option<Vec<u8>> = None;
         loop {
             let (unit, number) = {
                 let Ok(mut source) = self.source.lock() else { return };
-                let Some(unit) = source.0.next_unit() else { return };
+                let Some(unit) = source.0.next_unit(spare.take()) else { return };
                 source.1 += 1;
                 (unit, source.1 - 1)
             };
             let mut guard = TurnGuard(self, false);
+            // Records are cut at ASCII terminators, so when the whole block is UTF-8 so is every
+            // record (and every cell: cells are cut at an ASCII comma); one check per block then
+            // replaces one per record and per key cell.
+            let whole = match &unit {
+                Unit::Block(bytes) => std::str::from_utf8(bytes).ok(),
+                _ => None,
+            };
             // Keys, off the critical path.
             keys.clear();
             ranges.clear();
@@ -471,11 +516,20 @@ impl<'c> Shared<'c> {
                 Unit::Block(bytes) => {
                     let mut pos = 0;
                     while let Some(record) = fast::next_record(bytes, &mut pos) {
-                        ranges.push((pos - record.len(), pos));
-                        keys.push(
-                            key_cells(record, service_col, local_col)
-                                .and_then(|(service, local)| self.keys.key(service, local, &mut upper)),
-                        );
+                        let start = pos - record.len();
+                        ranges.push((start, pos));
+                        let cells = key_cells(record, service_col, local_col);
+                        let key = match whole.and_then(|w| w.get(start..pos)) {
+                            Some(line) => cells.and_then(|(service, local)| {
+                                let text = |cell: Option<(usize, usize)>| cell.and_then(|(a, b)| line.get(a..b));
+                                self.keys.key_text(text(service), text(local), &mut upper)
+                            }),
+                            None => cells.and_then(|(service, local)| {
+                                let bytes = |cell: Option<(usize, usize)>| cell.and_then(|(a, b)| record.get(a..b));
+                                self.keys.key(bytes(service), bytes(local), &mut upper)
+                            }),
+                        };
+                        keys.push(key);
                     }
                 }
                 Unit::Rows(rows) => {
@@ -532,36 +586,47 @@ impl<'c> Shared<'c> {
             // The checks themselves.
             let mut dups = duplicates.iter().peekable();
             let mut dup_of = |i: usize| dups.next_if(|d| d.0 == i).map(|d| d.1);
-            match unit {
-                Unit::Block(bytes) => {
-                    let mut text: Vec<&str> = Vec::with_capacity(self.header.width);
-                    let mut commas: Vec<usize> = Vec::new();
-                    let mut cells: Vec<&[u8]> = Vec::with_capacity(self.header.width);
-                    for (i, &(start, end)) in ranges.iter().enumerate() {
-                        let record = &bytes[start..end];
-                        let (row, dup) = (first_row + i as u64, dup_of(i));
-                        // The whole line is UTF-8 exactly when every cell is (cells split on a comma).
-                        match std::str::from_utf8(record) {
-                            Ok(line) => {
-                                text.clear();
-                                fast::split_text(line, &mut text, &mut commas);
-                                each(self.checker.check_str_cells(
-                                    &self.header,
-                                    row,
-                                    &text,
-                                    dup,
-                                    &self.registered,
-                                    self.detail,
-                                ));
-                            }
-                            Err(_) => {
-                                cells.clear();
-                                cells.extend(record.split(|b| *b == b','));
-                                each(self.checker.check_bytes(&self.header, row, &cells, dup, self.detail));
-                            }
+            if let Unit::Block(bytes) = &unit {
+                let mut text: Vec<&str> = Vec::with_capacity(self.header.width);
+                let mut cells: Vec<&[u8]> = Vec::with_capacity(self.header.width);
+                // Fields whose column the header lacks stay empty in every record.
+                let mut slots: Cells<'_> = [""; Field::COUNT];
+                for (i, &(start, end)) in ranges.iter().enumerate() {
+                    let record = &bytes[start..end];
+                    let (row, dup) = (first_row + i as u64, dup_of(i));
+                    let line = match whole {
+                        Some(whole) => whole.get(start..end),
+                        None => std::str::from_utf8(record).ok(),
+                    };
+                    match line {
+                        Some(line)
+                            if fast::split_cells(line, &self.targets, self.canonical, &mut slots)
+                                == self.header.width =>
+                        {
+                            each(self.checker.check_cells(row, &slots, dup, &self.registered, self.detail));
+                        }
+                        Some(line) => {
+                            text.clear();
+                            fast::split_text(line, &mut text);
+                            each(self.checker.check_str_cells(
+                                &self.header,
+                                row,
+                                &text,
+                                dup,
+                                &self.registered,
+                                self.detail,
+                            ));
+                        }
+                        None => {
+                            cells.clear();
+                            cells.extend(record.split(|b| *b == b','));
+                            each(self.checker.check_bytes(&self.header, row, &cells, dup, self.detail));
                         }
                     }
                 }
+            }
+            match unit {
+                Unit::Block(bytes) => spare = Some(bytes),
                 Unit::Rows(rows) => {
                     for (i, raw) in rows.into_iter().enumerate() {
                         let row = first_row + i as u64;
@@ -585,20 +650,23 @@ impl<'c> Shared<'c> {
     }
 }
 
-/// The service code and local id cells of a row, when it has them.
-type KeyCells<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+/// Where the service code and local id cells of a row are (byte ranges), when it has them.
+type KeyCells = (Option<(usize, usize)>, Option<(usize, usize)>);
 
 /// The key cells of a quote-free record, found by splitting it up to the later of the two
 /// columns; `None` when the header lacks either.
-fn key_cells(record: &[u8], service_col: Option<usize>, local_col: Option<usize>) -> Option<KeyCells<'_>> {
+fn key_cells(record: &[u8], service_col: Option<usize>, local_col: Option<usize>) -> Option<KeyCells> {
     let (mut service, mut local) = (None, None);
     let last = service_col?.max(local_col?);
+    let mut start = 0;
     for (i, cell) in record.split(|b| *b == b',').enumerate().take(last + 1) {
+        let range = Some((start, start + cell.len()));
+        start += cell.len() + 1;
         if Some(i) == service_col {
-            service = Some(cell);
+            service = range;
         }
         if Some(i) == local_col {
-            local = Some(cell);
+            local = range;
         }
     }
     Some((service, local))
@@ -808,6 +876,148 @@ mod tests {
         let mut last = file(b"", &lf);
         last.extend_from_slice(b"BNT,\"last\nrow\",1950-01-01,2020-01-01,hip,,,");
         assert_paths_agree("quoted last row", &last);
+    }
+
+    /// A complete, valid row of every field (with the checker's services and date).
+    const FULL: &[(Field, &str)] = &[
+        (Field::ServiceCode, "BNT"),
+        (Field::LocalId, "L1"),
+        (Field::NhsNumber, "9434765919"),
+        (Field::DateOfBirth, "1940-01-01"),
+        (Field::Sex, "female"),
+        (Field::Postcode, "SW1A 1AA"),
+        (Field::CareHome, "no"),
+        (Field::FlsContactDate, "2019-06-02"),
+        (Field::FlsAssessmentDate, "2019-06-03"),
+        (Field::Admitted, "inpatient"),
+        (Field::FractureDate, "2019-06-01"),
+        (Field::FractureIdentification, "clinical"),
+        (Field::FractureSite, "wrist"),
+        (Field::OtherFractureSites, "hip"),
+        (Field::HeightCm, "160"),
+        (Field::WeightKg, "60.5"),
+        (Field::PreviousFracture, "yes"),
+        (Field::ParentalHipFracture, "no"),
+        (Field::Smoker, "never"),
+        (Field::OnBoneTherapy, "no"),
+        (Field::FallsHistory, "one"),
+        (Field::Dxa, "ordered"),
+        (Field::DxaDate, "2019-06-20"),
+        (Field::TScore, "-2.5"),
+        (Field::FraxMajor, "20"),
+        (Field::BoneTherapyRecommended, "alendronate"),
+        (Field::CalciumVitdRecommended, "yes"),
+        (Field::FallsAssessment, "done"),
+        (Field::Followup16, "yes"),
+        (Field::Followup16Date, "2019-09-01"),
+        (Field::Followup16By, "fls"),
+        (Field::Therapy16w, "alendronate"),
+        (Field::StrengthBalance16w, "yes"),
+        (Field::CalciumVitd16w, "yes"),
+        (Field::Followup52, "yes"),
+        (Field::Followup52Date, "2020-06-01"),
+        (Field::Followup52By, "gp"),
+        (Field::Therapy52w, "alendronate"),
+        (Field::Refractures, "1"),
+        (Field::RefractureSites, "spine"),
+        (Field::DeathDate, "2020-07-01"),
+    ];
+
+    /// Values that exercise every shortcut of the cell parsers (canonical forms, labels, case,
+    /// padding, other date and number forms, separators, non-ASCII, control characters) and
+    /// the ways around them.
+    const TRICKY: &[&str] = &[
+        "",
+        " ",
+        "YES",
+        " no ",
+        "Y",
+        "true",
+        "0",
+        "2",
+        "unknown",
+        "Two Or More",
+        "two_or more",
+        "not required",
+        "NOT_POSSIBLE",
+        "Informed decline",
+        "alendronate;denosumab",
+        "alendronate; alendronate",
+        "hip;spine;wrist",
+        "hip;",
+        "1.",
+        ".5",
+        "+1.50",
+        "-0",
+        "-2.55",
+        "1e2",
+        "150.0000000000001",
+        "99999999999999999",
+        "2019-02-29",
+        "2020-02-29",
+        "2019-13-01",
+        "2019-1-01",
+        "2o19-01-01",
+        "1/6/2019",
+        "19-06-01",
+        "2030-01-01",
+        "1900-01-01",
+        "943 476 5919",
+        "943-476-5919",
+        "9434765918",
+        "9999999999",
+        "L1",
+        "sw1a1aa",
+        "é",
+        "Zürich",
+        "a\u{7}b",
+        "ﬁ",
+        "bnt",
+        "rfh",
+        "XYZ",
+    ];
+
+    #[test]
+    fn fast_and_reference_paths_agree_on_every_field() {
+        // The canonical columns (cells filed by position), and the same in an unusual order
+        // with an ignored column in the middle (cells filed by look-up).
+        let canonical: Vec<Option<Field>> = Field::ALL.iter().copied().map(Some).collect();
+        let mut shuffled: Vec<Option<Field>> = Field::ALL.iter().rev().copied().map(Some).collect();
+        shuffled.insert(7, None);
+        every_field_agrees(canonical);
+        every_field_agrees(shuffled);
+    }
+
+    fn every_field_agrees(order: Vec<Option<Field>>) {
+        let header: Vec<&str> = order.iter().map(|f| f.map_or("notes", Field::name)).collect();
+        let value = |f: Field| FULL.iter().find(|(g, _)| *g == f).map_or("", |(_, v)| *v);
+        let base: Vec<String> = order.iter().map(|f| f.map_or("x".to_owned(), |f| value(f).to_owned())).collect();
+        let local = order.iter().position(|f| *f == Some(Field::LocalId)).unwrap_or(0);
+        let mut rows = vec![base.clone()];
+        for (column, field) in order.iter().enumerate() {
+            for tricky in TRICKY {
+                let mut cells = base.clone();
+                // A fresh key per row, unless the key itself is being varied.
+                if *field != Some(Field::LocalId) {
+                    cells[local] = format!("L{}", rows.len());
+                }
+                cells[column] = (*tricky).to_owned();
+                rows.push(cells);
+            }
+        }
+        let body: String = rows.iter().map(|cells| cells.join(",") + "\n").collect();
+        let bytes = [header.join(",").as_bytes(), b"\n", body.as_bytes()].concat();
+        let open = |b: &[u8]| RowSource::csv(Box::new(std::io::Cursor::new(b.to_vec())), true).expect("readable");
+        let mut reference = open(&bytes);
+        if let Inner::Blocks(b) = std::mem::replace(&mut reference.inner, Inner::Rows(Vec::new().into_iter())) {
+            reference.inner = Inner::Csv(crate::source::csv_reader(b.reader.into_rest(Vec::new())));
+        }
+        let expected = seen(sequential(reference));
+        assert!(expected.len() > 1000);
+        assert!(expected[0].1.is_some(), "the base row is valid: {:?}", expected[0].2);
+        assert!(expected.iter().any(|r| r.1.is_some()) && expected.iter().any(|r| r.1.is_none()));
+        assert_eq!(seen(sequential(open(&bytes))), expected, "sequential fast path");
+        assert_eq!(seen(parallel(open(&bytes), Detail::Full)), expected, "parallel fast path");
     }
 
     #[test]

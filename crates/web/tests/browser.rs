@@ -123,8 +123,30 @@ impl Browser {
         std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
     }
 
-    async fn quit(mut self) {
-        self.call("DELETE", "", Value::Null).await;
+    /// Best effort: chromedriver may drop the connection while it shuts the browser down (seen on
+    /// a busy machine), and the driver is killed on drop anyway.
+    async fn quit(self) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let Ok(mut stream) = tokio::net::TcpStream::connect(self.client.addr).await else { return };
+        let request = format!(
+            "DELETE /session/{} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+            self.session, self.client.addr
+        );
+        if stream.write_all(request.as_bytes()).await.is_err() {
+            return;
+        }
+        // Until the answer's head (the session is gone by then), the end of the connection, or
+        // a generous timeout.
+        let answered = async {
+            let (mut answer, mut buf) = (Vec::new(), [0u8; 4096]);
+            while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => answer.extend_from_slice(&buf[..n]),
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(10), answered).await;
     }
 }
 
