@@ -63,7 +63,7 @@ impl RecordFilter {
 /// Records classified and written per step. The writes within a step go out in statements of
 /// at most [`bulk::SQLITE_ROWS`] rows on SQLite (its variable limit) and one COPY on PostgreSQL;
 /// the stored rows a step replaces are read with one `IN` list of at most this many ids.
-pub(crate) const IMPORT_CHUNK: usize = 3 * bulk::SQLITE_ROWS;
+pub(crate) const IMPORT_CHUNK: usize = 8 * bulk::SQLITE_ROWS;
 
 /// Yields one row when `records` holds any.
 pub(crate) const ANY_RECORD: &str = "SELECT id FROM records LIMIT 1";
