@@ -1,19 +1,20 @@
 //! The bulk write of an import: the one place where the two backends take different SQL, because
-//! each has its own fast way in. Everything before (which rows are new, changed or unchanged) and
-//! after (the audit lines, the batch summary) is the shared code of `records.rs`.
+//! each has its own fast way in. Everything before (which rows are new, changed or unchanged) is
+//! the shared code of `records.rs`; the insert audit lines are written per backend here too.
 //!
-//! * **SQLite**: multi-row `INSERT OR FAIL` statements with plain positional `?` parameters (no
-//!   `$N` renumbering, see `Tx::dialect`), as many rows per statement as SQLite's variable limit
-//!   allows, foreign keys deferred to the commit. Together these keep SQLite from writing a
-//!   statement journal of every page each statement touches (a multi-row statement that may
+//! * **SQLite**: new rows through `sqlite_bulk` (a prepared multi-row statement, texts bound in
+//!   place, on a thread of its own); replaced rows by multi-row upserts through sqlx. Both are
+//!   `INSERT OR FAIL` with plain positional `?` parameters (no `$N` renumbering, see
+//!   `Tx::dialect`), foreign keys deferred to the commit. Together these keep SQLite from writing
+//!   a statement journal of every page each statement touches (a multi-row statement that may
 //!   abort half-way needs one; one that fails without undoing itself does not, and the import's
 //!   transaction is rolled back as a whole on any error anyway).
-//! * **PostgreSQL**: new rows go in by `COPY … FROM STDIN` (text format), which costs the server
-//!   a fraction of an `INSERT` per row; replaced rows by multi-row upserts.
+//! * **PostgreSQL**: new rows and their audit lines go in by `COPY … FROM STDIN` (text format),
+//!   which costs the server a fraction of an `INSERT` per row; replaced rows by multi-row upserts.
 //!
-//! Into an empty `records` table, secondary indexes are dropped at the start and built again at
-//! the end of the same transaction (one sort instead of a million random index inserts); see
-//! [`IndexRebuild`].
+//! Into an empty `records` table, indexes (and on PostgreSQL foreign keys) are dropped at the
+//! start and built again at the end of the same transaction (one sort instead of a million
+//! random index inserts); see [`IndexRebuild`].
 
 use crate::audit::AuditContext;
 use crate::db::{Kind, Tx, Value};
@@ -172,22 +173,9 @@ impl Writer {
             "COPY records ({}, row_hash, batch_id, created_at, updated_at, version) FROM STDIN",
             *RECORD_COLUMNS
         );
-        let mut copy = t.copy_in_raw(&sql).await?;
-        if let Err(e) = copy.send(self.copy_buffer.as_bytes()).await {
-            // The first error is the one to report; the transaction is rolled back anyway.
-            let _ = copy.abort(e.to_string()).await;
-            return Err(e.into());
-        }
-        let written = copy.finish().await?;
         let expected = std::mem::take(&mut self.copy_rows) as u64;
+        copy_in(t, &sql, "COPY records", expected, std::iter::once(self.copy_buffer.as_bytes())).await?;
         self.copy_buffer.clear();
-        if written != expected {
-            return Err(StoreError::InvalidStored {
-                entity: "import",
-                key: "COPY records".into(),
-                reason: format!("{written} rows written of {expected}"),
-            });
-        }
         Ok(())
     }
 }
@@ -244,8 +232,36 @@ fn numbered_insert_sql(replace: bool, rows: usize) -> String {
     sql
 }
 
-/// Bytes of COPY text sent per message.
-const COPY_PIECE: usize = 1 << 20;
+/// Audit lines per COPY message (about a megabyte).
+const AUDIT_LINES_PER_PIECE: usize = 10_000;
+
+/// Runs `sql` (a `COPY … FROM STDIN`) with `pieces` as its data and checks that it wrote
+/// `expected` rows; `what` names it in that error.
+async fn copy_in<P: AsRef<[u8]>>(
+    t: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    sql: &str,
+    what: &str,
+    expected: u64,
+    pieces: impl Iterator<Item = P>,
+) -> Result<()> {
+    let mut copy = t.copy_in_raw(sql).await?;
+    for piece in pieces {
+        if let Err(e) = copy.send(piece.as_ref()).await {
+            // The first error is the one to report; the transaction is rolled back anyway.
+            let _ = copy.abort(e.to_string()).await;
+            return Err(e.into());
+        }
+    }
+    let written = copy.finish().await?;
+    if written != expected {
+        return Err(StoreError::InvalidStored {
+            entity: "import",
+            key: what.into(),
+            reason: format!("{written} rows written of {expected}"),
+        });
+    }
+    Ok(())
+}
 
 /// PostgreSQL: one `insert` audit line about `entity` per key, by COPY, in the given order.
 pub(crate) async fn copy_audit_inserts(
@@ -271,36 +287,17 @@ pub(crate) async fn copy_audit_inserts(
     let mut tail = String::from("\t");
     copy_value(&mut tail, &Value::Int(cx.batch_id));
     tail.push('\n');
-    let sql = "COPY audit_log (logged_at, actor, action, entity, entity_key, batch_id) FROM STDIN";
-    let mut copy = t.copy_in_raw(sql).await?;
-    let mut piece = String::with_capacity(COPY_PIECE + 1024);
-    let mut sent = Ok(());
-    for (i, key) in keys.iter().enumerate() {
-        piece.push_str(&head);
-        copy_text(&mut piece, key);
-        piece.push_str(&tail);
-        if piece.len() >= COPY_PIECE || i + 1 == keys.len() {
-            sent = copy.send(piece.as_bytes()).await.map(|_| ());
-            if sent.is_err() {
-                break;
-            }
-            piece.clear();
+    let pieces = keys.chunks(AUDIT_LINES_PER_PIECE).map(|chunk| {
+        let mut piece = String::new();
+        for key in chunk {
+            piece.push_str(&head);
+            copy_text(&mut piece, key);
+            piece.push_str(&tail);
         }
-    }
-    if let Err(e) = sent {
-        // The first error is the one to report; the transaction is rolled back anyway.
-        let _ = copy.abort(e.to_string()).await;
-        return Err(e.into());
-    }
-    let written = copy.finish().await?;
-    if written != keys.len() as u64 {
-        return Err(StoreError::InvalidStored {
-            entity: "import",
-            key: "COPY audit_log".into(),
-            reason: format!("{written} lines written of {}", keys.len()),
-        });
-    }
-    Ok(())
+        piece
+    });
+    let sql = "COPY audit_log (logged_at, actor, action, entity, entity_key, batch_id) FROM STDIN";
+    copy_in(t, sql, "COPY audit_log", keys.len() as u64, pieces).await
 }
 
 /// Appends `s` escaped for COPY's text format.

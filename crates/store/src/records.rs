@@ -60,9 +60,9 @@ impl RecordFilter {
     }
 }
 
-/// Records classified and written per step. The writes within a step go out in statements of
-/// at most [`bulk::SQLITE_ROWS`] rows on SQLite (its variable limit) and one COPY on PostgreSQL;
-/// the stored rows a step replaces are read with one `IN` list of at most this many ids.
+/// Records classified and written per step. On SQLite a step's replaced rows go out in
+/// statements of at most [`bulk::SQLITE_ROWS`] rows (its variable limit); the stored rows a step
+/// replaces are read with one `IN` list of at most this many ids.
 pub(crate) const IMPORT_CHUNK: usize = 8 * bulk::SQLITE_ROWS;
 
 /// Yields one row when `records` holds any.
@@ -521,7 +521,7 @@ where
         let mut keys: Vec<String> = known
             .iter()
             .flat_map(|(service, keys)| {
-                keys.iter().filter(|(_, e)| e.id == 0 && e.seen).map(move |(local_id, _)| key_text(service, local_id))
+                keys.iter().filter(|(_, e)| e.id == 0).map(move |(local_id, _)| key_text(service, local_id))
             })
             .collect();
         keys.sort_unstable();

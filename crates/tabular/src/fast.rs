@@ -70,7 +70,9 @@ pub(crate) fn split_text<'a>(line: &'a str, cells: &mut Vec<&'a str>) {
 /// (cells past `targets` are dropped) and returns the number of cells: the per-record list of
 /// cells and the second pass that files them by field are both saved. `canonical` says that
 /// `targets[k] == k` for every column (the usual file, see [`is_identity`]): each cell then goes
-/// to its own slot, with one bounds check instead of a look-up and two.
+/// to its own slot, with one bounds check instead of a look-up and two. The comma walk repeats
+/// [`split_text`]'s on purpose: one walk taking a closure for both cost 1.5% more instructions
+/// in `flsdb check` (callgrind, 100k rows).
 #[inline]
 pub(crate) fn split_cells<'a>(line: &'a str, targets: &[usize], canonical: bool, slots: &mut [&'a str]) -> usize {
     let mut k = 0;
