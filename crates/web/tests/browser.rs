@@ -45,9 +45,8 @@ impl Browser {
         let mut client = Client { addr: ([127, 0, 0, 1], port).into(), cookies: Default::default() };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if std::net::TcpStream::connect(client.addr).is_ok()
-                && client.get("/status").await.body.contains("\"ready\":true")
-            {
+            // A starting chromedriver may accept a connection and close it without answering.
+            if client.try_get("/status").await.is_ok_and(|r| r.body.contains("\"ready\":true")) {
                 break;
             }
             assert!(Instant::now() < deadline, "chromedriver did not become ready");

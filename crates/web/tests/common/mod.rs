@@ -243,7 +243,26 @@ impl Client {
         body: Vec<u8>,
         extra: &[(&str, &str)],
     ) -> Response {
-        let mut stream = tokio::net::TcpStream::connect(self.addr).await.expect("connect");
+        match self.try_send(method, path, content_type, body, extra).await {
+            Ok(response) => response,
+            Err(problem) => panic!("{method} {path}: {problem}"),
+        }
+    }
+
+    /// `GET path`, or why no answer came (for probing a server that is still starting).
+    pub async fn try_get(&mut self, path: &str) -> Result<Response, String> {
+        self.try_send("GET", path, None, Vec::new(), &[]).await
+    }
+
+    async fn try_send(
+        &mut self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+        extra: &[(&str, &str)],
+    ) -> Result<Response, String> {
+        let mut stream = tokio::net::TcpStream::connect(self.addr).await.map_err(|e| format!("connect: {e}"))?;
         let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
         if !self.cookies.is_empty() {
             let jar = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
@@ -256,7 +275,7 @@ impl Client {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
         head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-        stream.write_all(head.as_bytes()).await.expect("write");
+        stream.write_all(head.as_bytes()).await.map_err(|e| format!("write: {e}"))?;
         // A server may answer (413) before reading the whole body: a failed write is fine then.
         let _ = stream.write_all(&body).await;
         // Read to the end of the body: by Content-Length when given (some servers, like
@@ -279,11 +298,18 @@ impl Client {
                 Ok(n) => raw.extend_from_slice(&buf[..n]),
             }
         }
-        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete response head");
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or_else(|| format!("no complete response head in {} bytes", raw.len()))?;
         let head = String::from_utf8_lossy(&raw[..split]).into_owned();
         let mut body = raw[split + 4..].to_vec();
         let mut lines = head.lines();
-        let status: u16 = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("status");
+        let status: u16 = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("no status line in {head:?}"))?;
         let headers: Vec<(String, String)> = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
@@ -301,7 +327,7 @@ impl Client {
                 }
             }
         }
-        Response { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
+        Ok(Response { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
     }
 }
 
