@@ -37,6 +37,7 @@ pub fn run(args: Check) -> anyhow::Result<ExitCode> {
         validation: args.rules.validation(),
         registered: services.into_iter().map(|s| s.code).collect(),
         permitted: None,
+        only: None,
     };
     // Without an error file, warnings are only counted by rule: no text is built for them.
     let detail = if args.errors_out.is_some() { Detail::Full } else { Detail::WarningsCounted };

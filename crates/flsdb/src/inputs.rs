@@ -5,10 +5,12 @@ use crate::checking::CheckSummary;
 use crate::context::{RuleArgs, local_today, open_store, parse_date_arg};
 use anyhow::Context;
 use clap::Args;
-use flsdb_dataset::{Caseloads, NhsNumber, Record, Service};
+use flsdb_dataset::{Caseloads, Field, NhsNumber, Record, Service};
 use flsdb_kpi::{DenominatorMode, Engine, KpiSet, Partial, Period, Setup};
 use flsdb_store::{RecordFilter, Store};
-use flsdb_tabular::{Detail, RowChecker, RowSource, check_parallel_with, read_caseloads, read_opt_outs, read_services};
+use flsdb_tabular::{
+    DateWindow, Detail, RowChecker, RowSource, check_parallel_with, read_caseloads, read_opt_outs, read_services,
+};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use time::Date;
@@ -101,6 +103,7 @@ impl Inputs {
                 validation: args.rules.validation(),
                 registered: services.iter().map(|s| s.code.clone()).collect(),
                 permitted: None,
+                only: None,
             };
             return Ok(Inputs { services, caseloads, opt_outs, from: From::File { path: path.clone(), checker } });
         }
@@ -142,10 +145,11 @@ impl Inputs {
         match &self.from {
             From::File { path, checker } => {
                 let source = RowSource::open(path, false)?;
+                let checker = within(checker, engine.setup().period);
                 // Invalid rows are listed; warnings are only counted (nothing lists them here).
-                let parts = check_parallel_with(
+                let checked = check_parallel_with(
                     source,
-                    checker,
+                    &checker,
                     Detail::WarningsCounted,
                     2,
                     || (engine.partial(), CheckSummary::default()),
@@ -159,14 +163,15 @@ impl Inputs {
                 );
                 let mut summaries = Vec::new();
                 let mut total: Option<Partial<'e>> = None;
-                for (partial, summary) in parts {
+                for (partial, summary) in checked.states {
                     summaries.push(summary);
                     match &mut total {
                         Some(t) => t.merge(partial),
                         None => total = Some(partial),
                     }
                 }
-                Ok((total.unwrap_or_else(|| engine.partial()), Some(CheckSummary::merge(summaries))))
+                let summary = CheckSummary { passed_over: checked.passed_over, ..CheckSummary::merge(summaries) };
+                Ok((total.unwrap_or_else(|| engine.partial()), Some(summary)))
             }
             From::Store(store) => {
                 let period = engine.setup().period;
@@ -195,10 +200,8 @@ impl Inputs {
         match &self.from {
             From::File { path, checker } => {
                 let mut records = Vec::new();
-                RowSource::open(path, false)?.check_each(checker, |row| {
-                    if let Some(r) =
-                        row.record.filter(|r| r.service_code == service.code && period.contains(r.fracture_date))
-                    {
+                RowSource::open(path, false)?.check_each(&within(checker, period), |row| {
+                    if let Some(r) = row.record.filter(|r| r.service_code == service.code) {
                         records.push(r);
                     }
                 });
@@ -213,5 +216,14 @@ impl Inputs {
                 Ok(store.records(&filter).await?)
             }
         }
+    }
+}
+
+/// `checker` for the fractures of `period` only: a row dated outside it could not change a
+/// figure, valid or not, so it is passed over (`flsdb check` is for checking every row).
+fn within(checker: &RowChecker, period: Period) -> RowChecker {
+    RowChecker {
+        only: Some(DateWindow { field: Field::FractureDate, from: period.from(), to: period.to() }),
+        ..checker.clone()
     }
 }

@@ -51,26 +51,45 @@ fn files_and_database_give_the_same_table() {
 #[test]
 fn invalid_rows_in_a_file_are_left_out_and_counted() {
     let ws = Workspace::empty();
-    let data = ws.synth(500, 9);
+    let data = ws.synth(3000, 9);
     let records = format!("{data}/records.csv");
-    let mut text = std::fs::read_to_string(&records).expect("records");
-    text.push_str("NOPE,1,,1950-01-01,2022-03-03,,,,,,,,hip,,,,,,,,,,,,,,,,,,,,,,,,,,,,\n");
-    std::fs::write(&records, text).expect("write");
-    let out = ws.run(&[
-        "kpi",
-        "--records",
-        &records,
-        "--services",
-        &format!("{data}/services.csv"),
-        "--year",
-        "2022",
-        "--as-of",
-        "2024-06-30",
-    ]);
+    let services = format!("{data}/services.csv");
+    // Every 40th row gets a fracture site that is not a code, whatever its year.
+    let text = std::fs::read_to_string(&records).expect("records");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    let (site, fracture_date) = (column("fracture_site"), column("fracture_date"));
+    let (mut spoiled_in_2022, mut spoiled_elsewhere) = (0, 0);
+    for line in lines.iter_mut().skip(1).step_by(40) {
+        let mut cells: Vec<&str> = line.split(',').collect();
+        if cells[fracture_date].starts_with("2022-") {
+            spoiled_in_2022 += 1;
+        } else {
+            spoiled_elsewhere += 1;
+        }
+        cells[site] = "elbow-ish";
+        *line = cells.join(",");
+    }
+    assert!(spoiled_in_2022 > 3 && spoiled_elsewhere > 3);
+    lines.push("NOPE,1,,1950-01-01,2022-03-03,,,,,,,,hip,,,,,,,,,,,,,,,,,,,,,,,,,,,,".to_owned());
+    std::fs::write(&records, lines.join("\n") + "\n").expect("write");
+    let period = ["--year", "2022", "--as-of", "2024-06-30"];
+    let out = ws.run(&[&["kpi", "--records", &records, "--services", &services][..], &period].concat());
     assert!(out.status.success());
-    assert_eq!(json(&String::from_utf8_lossy(&out.stdout))["invalid_records"], 1);
+    let mut from_file = json(&String::from_utf8_lossy(&out.stdout));
+    // Only rows of the period are checked in full and can be counted invalid.
+    assert_eq!(from_file["invalid_records"], spoiled_in_2022 + 1);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("service NOPE is not in the organisation registry"), "{stderr}");
+    assert!(stderr.contains("rows outside the period were not checked"), "{stderr}");
+    // The table is the one of the valid rows, as imported.
+    ws.ok(&["import", "services", &services]);
+    let import = ws.run(&["import", "records", &records, "--mode", "valid-rows"]);
+    let summary = Workspace::summary(&import);
+    assert!(summary.contains(&format!("rejected {},", spoiled_in_2022 + spoiled_elsewhere + 1)), "{summary}");
+    from_file.as_object_mut().expect("object").remove("invalid_records");
+    assert_eq!(from_file, json(&ws.ok(&[&["kpi"][..], &period].concat())));
 }
 
 #[test]

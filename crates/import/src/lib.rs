@@ -33,6 +33,9 @@ pub struct CheckSummary {
     /// Warnings checked with [`Detail::WarningsCounted`]: how many of each rule (they are not
     /// in `problems`).
     pub counted_warnings: BTreeMap<&'static str, u64>,
+    /// Rows not checked: outside the rows wanted ([`RowChecker::only`], a KPI period); not in
+    /// `rows`.
+    pub passed_over: u64,
 }
 
 impl CheckSummary {
@@ -50,6 +53,7 @@ impl CheckSummary {
         let mut all = parts.pop().unwrap_or_default();
         for part in parts {
             all.rows += part.rows;
+            all.passed_over += part.passed_over;
             all.rejected += part.rejected;
             all.warnings += part.warnings;
             all.problems.extend(part.problems);
@@ -90,6 +94,12 @@ impl CheckSummary {
             let counts: Vec<String> = by_rule.iter().map(|(rule, n)| format!("{rule} {n}")).collect();
             eprintln!("warnings (accepted): {} ({where_all})", counts.join(", "));
         }
+        if self.passed_over > 0 {
+            eprintln!(
+                "{} rows outside the period were not checked: they cannot change its figures (`flsdb check` checks every row)",
+                self.passed_over
+            );
+        }
         if let Some(path) = errors_out {
             let file = std::fs::File::create(path).map_err(|e| flsdb_tabular::FileError::Write {
                 path: path.display().to_string(),
@@ -116,10 +126,11 @@ pub fn check_file_with(
     on_row: &(dyn Fn(u64) + Sync),
 ) -> CheckSummary {
     let seen = std::sync::atomic::AtomicU64::new(0);
-    CheckSummary::merge(check_parallel_with(source, checker, detail, 2, CheckSummary::default, |s, row| {
+    let checked = check_parallel_with(source, checker, detail, 2, CheckSummary::default, |s, row| {
         s.add(row);
         on_row(seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
-    }))
+    });
+    CheckSummary { passed_over: checked.passed_over, ..CheckSummary::merge(checked.states) }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,7 +191,7 @@ impl ImportRequest {
         if registered.is_empty() {
             return Err(ImportError::NoServices);
         }
-        Ok(RowChecker { validation: self.validation, registered, permitted: self.permitted.clone() })
+        Ok(RowChecker { validation: self.validation, registered, permitted: self.permitted.clone(), only: None })
     }
 }
 

@@ -3,12 +3,15 @@ use crate::fast;
 use crate::source::Inner;
 use crate::source::{RawRow, RowSource};
 use csv::ByteRecord;
+use flsdb_dataset::values::parse_date;
 use flsdb_dataset::{
     Cells, Detail, Field, Problem, Record, Rule, ServiceCode, Severity, Validation, parse_record_with,
 };
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
+use time::Date;
 
 /// One line of an error report: `row,service_code,local_id,field,value,rule,message`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,11 +52,36 @@ pub struct RowChecker {
     pub registered: HashSet<ServiceCode>,
     /// The services the submitting user belongs to; `None` for a user who may submit for all.
     pub permitted: Option<HashSet<ServiceCode>>,
+    /// The rows wanted, when only some are: see [`DateWindow`]. `None` checks every row.
+    pub only: Option<DateWindow>,
+}
+
+/// The rows a reader wants: those whose `field` is a date from `from` to `to`, both included
+/// (a KPI period's fractures). A row whose cell reads, as the rules read it, as a date outside
+/// the window is passed over: it cannot be among the rows wanted whatever else it holds, so it
+/// is not checked further. Every other row is checked in full, including one whose cell is
+/// empty or not a date (it is invalid), and its key still counts for duplicates, so the rows
+/// wanted are judged exactly as when every row is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DateWindow {
+    pub field: Field,
+    pub from: Date,
+    pub to: Date,
+}
+
+impl DateWindow {
+    /// True for a row (cells by field) that lies outside the window.
+    #[inline]
+    fn passes_over(&self, cells: &Cells<'_>) -> bool {
+        let cell = flsdb_dataset::values::trim(cells[self.field.index()]);
+        parse_date(cell).is_ok_and(|date| date < self.from || date > self.to)
+    }
 }
 
 impl RowChecker {
-    /// Checks one row as read (cells as bytes, any number of them).
-    fn check(&self, header: &Header, raw: &RawRow, duplicate_of: Option<u64>, detail: Detail) -> CheckedRow {
+    /// Checks one row as read (cells as bytes, any number of them); `None` for a row passed
+    /// over (see [`RowChecker::only`]). So do the other checks below.
+    fn check(&self, header: &Header, raw: &RawRow, duplicate_of: Option<u64>, detail: Detail) -> Option<CheckedRow> {
         let cells: Vec<&[u8]> = raw.cells.iter().collect();
         self.check_bytes(header, raw.row, &cells, duplicate_of, detail)
     }
@@ -66,10 +94,10 @@ impl RowChecker {
         raw: &[&[u8]],
         duplicate_of: Option<u64>,
         detail: Detail,
-    ) -> CheckedRow {
+    ) -> Option<CheckedRow> {
         if raw.len() != header.width {
             let text = |field| Self::key_text(header, raw, field, |c| String::from_utf8_lossy(c).trim().to_owned());
-            return cell_count(row, raw.len(), header.width, text);
+            return Some(cell_count(row, raw.len(), header.width, text));
         }
         let mut strings: Vec<&str> = Vec::with_capacity(raw.len());
         for (i, cell) in raw.iter().enumerate() {
@@ -78,7 +106,7 @@ impl RowChecker {
                 Err(_) => {
                     let text =
                         |field| Self::key_text(header, raw, field, |c| String::from_utf8_lossy(c).trim().to_owned());
-                    return CheckedRow {
+                    return Some(CheckedRow {
                         row,
                         record: None,
                         counted_warnings: Vec::new(),
@@ -92,7 +120,7 @@ impl RowChecker {
                                 format!("cell {} is not valid UTF-8 text: save the file as \"CSV UTF-8\"", i + 1),
                             )
                         }],
-                    };
+                    });
                 }
             }
         }
@@ -113,10 +141,10 @@ impl RowChecker {
         duplicate_of: Option<u64>,
         registered: &Registered<'_>,
         detail: Detail,
-    ) -> CheckedRow {
+    ) -> Option<CheckedRow> {
         if raw.len() != header.width {
             let text = |field| Self::key_text(header, raw, field, |c| c.trim().to_owned());
-            return cell_count(row, raw.len(), header.width, text);
+            return Some(cell_count(row, raw.len(), header.width, text));
         }
         self.check_text(header, row, raw, duplicate_of, registered, detail)
     }
@@ -130,7 +158,7 @@ impl RowChecker {
         duplicate_of: Option<u64>,
         registered: &Registered<'_>,
         detail: Detail,
-    ) -> CheckedRow {
+    ) -> Option<CheckedRow> {
         let mut cells: Cells<'_> = [""; Field::COUNT];
         for field in Field::ALL {
             if let Some(i) = header.column(*field) {
@@ -148,7 +176,10 @@ impl RowChecker {
         duplicate_of: Option<u64>,
         registered: &Registered<'_>,
         detail: Detail,
-    ) -> CheckedRow {
+    ) -> Option<CheckedRow> {
+        if self.only.is_some_and(|window| window.passes_over(cells)) {
+            return None;
+        }
         let text = |field: Field| cells[field.index()].trim().to_owned();
         let outcome = parse_record_with(cells, self.validation, detail);
         let mut problems: Vec<RowError> = Vec::new();
@@ -212,7 +243,7 @@ impl RowChecker {
             }
             !counted
         };
-        match outcome {
+        Some(match outcome {
             Ok(valid) if problems.is_empty() => {
                 let problems = valid.warnings.into_iter().filter(|p| keep(p)).map(to_error).collect();
                 CheckedRow { row, record: Some(valid.record), problems, counted_warnings }
@@ -226,7 +257,7 @@ impl RowChecker {
                 all.extend(problems);
                 CheckedRow { row, record: None, problems: all, counted_warnings }
             }
-        }
+        })
     }
 }
 
@@ -411,10 +442,12 @@ impl RowSource {
         }
     }
 
-    /// Checks every row in file order on this thread.
-    pub fn check_each(self, checker: &RowChecker, mut each: impl FnMut(CheckedRow)) {
+    /// Checks every row in file order on this thread (rows passed over are not shown to
+    /// `each`); returns how many were passed over.
+    pub fn check_each(self, checker: &RowChecker, mut each: impl FnMut(CheckedRow)) -> u64 {
         let shared = Shared::new(self, checker, Detail::Full);
         shared.work(&mut each);
+        shared.passed_over.into_inner()
     }
 }
 
@@ -437,6 +470,8 @@ struct Shared<'c> {
     targets: Vec<usize>,
     /// The columns are the fields in field order (`targets[i] == i`).
     canonical: bool,
+    /// Rows passed over (outside [`RowChecker::only`]), added up as threads finish.
+    passed_over: AtomicU64,
 }
 
 /// Marks the sequence broken if a thread leaves its turn without finishing it (a panic).
@@ -474,6 +509,7 @@ impl<'c> Shared<'c> {
             sequence: Mutex::new(Sequence { turn: 0, next_row, seen: HashMap::default(), broken: false }),
             turn_taken: Condvar::new(),
             detail,
+            passed_over: AtomicU64::new(0),
         }
     }
 
@@ -485,6 +521,16 @@ impl<'c> Shared<'c> {
     /// Takes units until the source is exhausted: keys are hashed here, entered in file order
     /// (waiting for this unit's turn), then the rows are checked and passed to `each`.
     fn work(&self, each: &mut impl FnMut(CheckedRow)) {
+        let mut passed_over = 0;
+        self.work_counting(&mut |row| match row {
+            Some(row) => each(row),
+            None => passed_over += 1,
+        });
+        self.passed_over.fetch_add(passed_over, Ordering::Relaxed);
+    }
+
+    /// [`Shared::work`], each row checked shown to `each`, `None` for one passed over.
+    fn work_counting(&self, each: &mut impl FnMut(Option<CheckedRow>)) {
         let (service_col, local_col) = (self.header.column(Field::ServiceCode), self.header.column(Field::LocalId));
         let mut upper = Vec::with_capacity(64);
         let mut ranges: Vec<(usize, usize)> = Vec::new();
@@ -635,7 +681,7 @@ impl<'c> Shared<'c> {
                                 let dup = dup_of(i);
                                 each(self.checker.check(&self.header, &RawRow { row, cells }, dup, self.detail));
                             }
-                            Err(message) => each(unreadable(row, message)),
+                            Err(message) => each(Some(unreadable(row, message))),
                         }
                     }
                 }
@@ -701,10 +747,20 @@ pub fn check_parallel<S: Send>(
     init: impl Fn() -> S + Sync,
     fold: impl Fn(&mut S, CheckedRow) + Sync,
 ) -> Vec<S> {
-    check_parallel_with(source, checker, Detail::Full, threads, init, fold)
+    check_parallel_with(source, checker, Detail::Full, threads, init, fold).states
 }
 
-/// [`check_parallel`], building warnings to the given detail (errors are always complete).
+/// What [`check_parallel_with`] gives back.
+#[derive(Debug)]
+pub struct Checked<S> {
+    /// Each thread's state.
+    pub states: Vec<S>,
+    /// Rows passed over, outside [`RowChecker::only`] (no state saw them).
+    pub passed_over: u64,
+}
+
+/// [`check_parallel`], building warnings to the given detail (errors are always complete), and
+/// counting the rows passed over.
 pub fn check_parallel_with<S: Send>(
     source: RowSource,
     checker: &RowChecker,
@@ -712,12 +768,12 @@ pub fn check_parallel_with<S: Send>(
     threads: usize,
     init: impl Fn() -> S + Sync,
     fold: impl Fn(&mut S, CheckedRow) + Sync,
-) -> Vec<S> {
+) -> Checked<S> {
     let mut shared = Shared::new(source, checker, detail);
     shared.expected_rows = shared.source.get_mut().ok().and_then(|s| s.0.size_hint);
     let shared = &shared;
     let (init, fold) = (&init, &fold);
-    std::thread::scope(|scope| {
+    let states = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads.max(1))
             .map(|_| {
                 scope.spawn(move || {
@@ -728,7 +784,8 @@ pub fn check_parallel_with<S: Send>(
             })
             .collect();
         workers.into_iter().filter_map(|w| w.join().ok()).collect()
-    })
+    });
+    Checked { states, passed_over: shared.passed_over.load(Ordering::Relaxed) }
 }
 
 #[cfg(test)]
@@ -749,6 +806,7 @@ mod tests {
             validation: Validation { today: date!(2024 - 06 - 30), allow_test_nhs_numbers: true },
             registered: ["BNT", "RFH"].iter().filter_map(|c| ServiceCode::parse(c)).collect(),
             permitted: None,
+            only: None,
         }
     }
 
@@ -804,13 +862,23 @@ mod tests {
     }
 
     fn parallel(s: RowSource, detail: Detail) -> Vec<CheckedRow> {
-        check_parallel_with(s, &checker(), detail, 3, Vec::new, |v, r| v.push(r)).into_iter().flatten().collect()
+        parallel_with(s, &checker(), detail).0
     }
 
     fn sequential(s: RowSource) -> Vec<CheckedRow> {
+        sequential_with(s, &checker()).0
+    }
+
+    /// The rows checked, and the number passed over.
+    fn parallel_with(s: RowSource, checker: &RowChecker, detail: Detail) -> (Vec<CheckedRow>, u64) {
+        let checked = check_parallel_with(s, checker, detail, 3, Vec::new, |v, r| v.push(r));
+        (checked.states.into_iter().flatten().collect(), checked.passed_over)
+    }
+
+    fn sequential_with(s: RowSource, checker: &RowChecker) -> (Vec<CheckedRow>, u64) {
         let mut v = Vec::new();
-        s.check_each(&checker(), |r| v.push(r));
-        v
+        let passed_over = s.check_each(checker, |r| v.push(r));
+        (v, passed_over)
     }
 
     fn assert_paths_agree(name: &str, bytes: &[u8]) {
@@ -876,6 +944,63 @@ mod tests {
         let mut last = file(b"", &lf);
         last.extend_from_slice(b"BNT,\"last\nrow\",1950-01-01,2020-01-01,hip,,,");
         assert_paths_agree("quoted last row", &last);
+    }
+
+    #[test]
+    fn a_window_passes_over_exactly_the_rows_dated_outside_it() {
+        // (fracture_date cell, outside 2020) for: the edges on both sides, another date form,
+        // padding, and cells that are not dates (those rows are checked, and rejected).
+        let dates = [
+            ("2019-12-31", true),
+            ("2020-01-01", false),
+            ("2020-12-31", false),
+            ("2021-01-01", true),
+            ("31/12/2019", true),
+            (" 2021-06-01 ", true),
+            ("2019-02-29", false),
+            ("", false),
+            ("20-01-01", false),
+        ];
+        let mut body = String::new();
+        let mut outside = Vec::new();
+        for i in 0..30_000 {
+            let (date, out) = dates[i % dates.len()];
+            let line = match i % 7 {
+                // Pairs of rows share a key, on different dates: a row passed over still makes
+                // the later one a duplicate.
+                0 => format!("BNT,k{},1950-01-01,{date},hip,,,", i / 14),
+                1 => format!("BNT,{i},1950-01-01,{date},hip"), // too few cells: checked
+                2 => format!("NOPE,{i},1990-01-01,{date},hip,,,"),
+                3 => format!("RFH,{i},1950-01-01,{date},wrist,,yes,2018-01-01"),
+                _ => format!("rfh,{i},1950-01-01,{date},wrist,,no,"),
+            };
+            body.push_str(&line);
+            body.push('\n');
+            outside.push(out && i % 7 != 1);
+        }
+        let bytes = file(b"", body.as_bytes());
+        let windowed = RowChecker {
+            only: Some(DateWindow {
+                field: Field::FractureDate,
+                from: date!(2020 - 01 - 01),
+                to: date!(2020 - 12 - 31),
+            }),
+            ..checker()
+        };
+        // Every row checked, less those dated outside 2020 (rows are numbered from 2).
+        let all = seen(sequential(reference(&bytes)));
+        let expected: Seen = all.into_iter().filter(|r| !outside[(r.0 - 2) as usize]).collect();
+        let passed = outside.iter().filter(|o| **o).count() as u64;
+        assert!(passed > 10_000 && expected.len() > 10_000);
+        assert!(expected.iter().any(|r| r.2.iter().any(|p| p.rule == Rule::DuplicateKey.code())));
+        for (name, (rows, passed_over)) in [
+            ("reference", sequential_with(reference(&bytes), &windowed)),
+            ("sequential", sequential_with(source(&bytes), &windowed)),
+            ("parallel", parallel_with(source(&bytes), &windowed, Detail::Full)),
+        ] {
+            assert_eq!(passed_over, passed, "{name}");
+            assert_eq!(seen(rows), expected, "{name}");
+        }
     }
 
     /// A complete, valid row of every field (with the checker's services and date).

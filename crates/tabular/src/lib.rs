@@ -9,7 +9,7 @@ mod registry;
 mod source;
 mod write;
 
-pub use check::{CheckedRow, RowChecker, RowError, check_parallel, check_parallel_with};
+pub use check::{Checked, CheckedRow, DateWindow, RowChecker, RowError, check_parallel, check_parallel_with};
 pub use flsdb_dataset::Detail;
 pub use header::{FileProblem, Header};
 pub use registry::{RegistryFileError, read_caseloads, read_opt_outs, read_services};

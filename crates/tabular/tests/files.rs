@@ -13,6 +13,7 @@ fn checker() -> RowChecker {
         validation: Validation { today: date!(2024 - 06 - 30), allow_test_nhs_numbers: true },
         registered: ["BNT", "RFH"].iter().filter_map(|c| ServiceCode::parse(c)).collect(),
         permitted: None,
+        only: None,
     }
 }
 
