@@ -20,7 +20,9 @@ pub struct SourceArgs {
     /// Read from this database (SQLite path or URL, or postgres:// URL); ignored with --records.
     #[arg(long, env = "FLSDB_DATABASE_URL")]
     db: Option<String>,
-    /// Read records from this CSV or XLSX file instead of a database (needs --services).
+    /// Read records from this CSV or XLSX file instead of a database (needs --services). Rows
+    /// of the period are checked as an import checks them (invalid ones are listed and left
+    /// out); rows with a fracture date outside it cannot count and are passed over unchecked.
     #[arg(long, value_name = "FILE", requires = "services")]
     records: Option<PathBuf>,
     /// The services registry CSV (with --records).
@@ -130,13 +132,15 @@ impl Inputs {
     }
 
     /// Feeds every record of the period to the engine: a file is checked on both cores (invalid
-    /// rows are left out and summarised), a database is read in chunks.
+    /// rows of the period are left out and summarised, rows outside it passed over), a database
+    /// is read in chunks.
     pub async fn accumulate<'e>(&self, engine: &'e Engine<'e>) -> anyhow::Result<(Partial<'e>, Option<CheckSummary>)> {
         self.accumulate_with(engine, &|_| {}).await
     }
 
     /// [`Inputs::accumulate`], also showing every valid record read to `each` (on any thread),
-    /// e.g. to fingerprint the data a report is built from.
+    /// e.g. to fingerprint the data a report is built from. From a file these are the period's
+    /// records only; from a database, the period's too (the store filters by fracture date).
     pub async fn accumulate_with<'e>(
         &self,
         engine: &'e Engine<'e>,
