@@ -78,7 +78,18 @@ impl Writer {
 
     /// Writes `rows`: new records (`replace` false) or replacements of stored ones with the same
     /// key (`replace` true: every field overwritten, `version` + 1, `created_at` kept).
-    pub async fn write(&mut self, tx: &mut Tx, replace: bool, rows: Vec<Row>) -> Result<()> {
+    /// `started` is told when the rows are being written on a thread of their own (new rows on
+    /// SQLite) and the caller may do other work until this returns.
+    pub async fn write(
+        &mut self,
+        tx: &mut Tx,
+        replace: bool,
+        rows: Vec<Row>,
+        started: Option<tokio::sync::oneshot::Sender<()>>,
+    ) -> Result<()> {
+        // Only SQLite's new rows have a thread of their own. Elsewhere the caller's work runs
+        // whenever this waits (on PostgreSQL, while the server takes the COPY).
+        let started = if replace || tx.is_postgres() { None } else { started };
         if rows.is_empty() {
             return Ok(());
         }
@@ -91,7 +102,12 @@ impl Writer {
                     at: self.at_text.clone(),
                     dates: std::mem::take(&mut self.dates),
                 };
-                self.dates = sqlite_bulk::InsertJob::start(&mut handle, rows, params).wait().await?.dates;
+                let job = sqlite_bulk::InsertJob::start(&mut handle, rows, params);
+                if let Some(started) = started {
+                    // Nobody waiting is fine: the write goes on either way.
+                    let _ = started.send(());
+                }
+                self.dates = job.wait().await?.dates;
                 Ok(())
             }
             Tx::Sqlite(t) => {

@@ -11,6 +11,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use time::{Date, OffsetDateTime};
+use tokio::sync::oneshot;
 
 /// Who imports what; recorded in `import_batches` and on every audit line of the import.
 #[derive(Clone, Debug)]
@@ -103,7 +104,9 @@ struct Import<'a> {
 impl Import<'_> {
     /// Decides the pending records of one chunk (a differing hash still has to be confirmed by
     /// the values) and, unless this is a dry run, writes them and their audit lines.
-    async fn flush(&mut self, tx: &mut Tx, chunk: Vec<Pending>) -> Result<()> {
+    /// `started` is told once the new rows are being written on another thread (SQLite), so
+    /// that the caller can work beside the write; it is dropped unsent otherwise.
+    async fn flush(&mut self, tx: &mut Tx, chunk: Vec<Pending>, started: oneshot::Sender<()>) -> Result<()> {
         let ids: Vec<Value> = chunk.iter().filter_map(|p| p.stored_id).map(|id| Value::Int(Some(id))).collect();
         let mut stored: HashMap<i64, Row> = HashMap::new();
         if !ids.is_empty() {
@@ -145,8 +148,8 @@ impl Import<'_> {
         let rows = |pending: Vec<Pending>| -> Vec<bulk::Row> {
             pending.into_iter().map(|p| bulk::Row { values: p.values, hash: p.hash }).collect()
         };
-        self.writer.write(tx, false, rows(inserted)).await?;
-        self.writer.write(tx, true, rows(replaced)).await?;
+        self.writer.write(tx, false, rows(inserted), Some(started)).await?;
+        self.writer.write(tx, true, rows(replaced), None).await?;
         audit::write(tx, cx, "record", audit_rows).await
     }
 }
@@ -484,9 +487,14 @@ where
     while !next.is_empty() {
         let chunk = classify(tx, &mut known, &mut import.outcome, next).await?;
         // Turn the next records into column values while the database writes this chunk: the
-        // two threads (ours, and the driver's) then work at the same time.
-        let (written, prepared) =
-            tokio::join!(import.flush(tx, chunk), async { prepare(&mut records, &services, &mut interner) });
+        // two threads (ours, and the writer's) then work at the same time. `prepare` never
+        // yields, so it waits until the write has begun; run as soon as `flush` first waited,
+        // it ran before SQLite's writer even started, and the two took turns.
+        let (started, begun) = oneshot::channel();
+        let (written, prepared) = tokio::join!(import.flush(tx, chunk, started), async {
+            let _ = begun.await;
+            prepare(&mut records, &services, &mut interner)
+        });
         written?;
         next = prepared?;
     }
