@@ -1,17 +1,17 @@
-//! Checking a records file on both cores, with progress and an error report; shared by
-//! `import records` and `check`.
+//! Checking a records file on both cores with a progress bar (`check`, `kpi`, `report` and
+//! `spc` from files); the bar is shared with `import records`.
 
 use flsdb_tabular::{Detail, RowChecker, RowSource};
 use std::io::IsTerminal;
 use std::path::Path;
 
-/// What the checking pass learns about a file (shared with the web upload).
+/// What checking a file learns about it (shared with the import and the web upload).
 pub use flsdb_import::CheckSummary;
 
 /// Rows per second are high enough that a bar only helps on big files.
 const PROGRESS_FROM_BYTES: u64 = 1 << 20;
 
-fn progress(file: &Path, label: &str) -> Option<indicatif::ProgressBar> {
+pub fn progress(file: &Path, label: &str) -> Option<indicatif::ProgressBar> {
     let big = std::fs::metadata(file).map(|m| m.len() >= PROGRESS_FROM_BYTES).unwrap_or(false);
     (big && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new_spinner();
@@ -25,12 +25,8 @@ fn progress(file: &Path, label: &str) -> Option<indicatif::ProgressBar> {
     })
 }
 
-/// Pass 1 of an import, and all of `check`: every row checked, only problems kept.
-pub fn check_file(source: RowSource, checker: &RowChecker, file: &Path) -> CheckSummary {
-    check_file_with(source, checker, file, Detail::Full)
-}
-
-/// [`check_file`], keeping warnings to `detail` (counted only, when no report lists them).
+/// Every row of a file checked on both cores, only problems kept; warnings kept to `detail`
+/// (counted only, when no report lists them).
 pub fn check_file_with(source: RowSource, checker: &RowChecker, file: &Path, detail: Detail) -> CheckSummary {
     let bar = progress(file, "checking");
     let summary = flsdb_import::check_file_with(source, checker, detail, &|n| {

@@ -1,6 +1,6 @@
 //! `flsdb import …`: services, caseloads, opt-outs and patient records.
 
-use crate::checking::check_file;
+use crate::checking::progress;
 use crate::context::{DbArgs, RuleArgs, default_actor, open_store, runtime};
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
@@ -155,26 +155,33 @@ impl From<Mode> for flsdb_import::Mode {
     }
 }
 
-/// The two-pass import of `flsdb_import`, with the command line's progress bar and report.
+/// The import of `flsdb_import`, with the command line's progress bar and report.
 pub async fn import_records_file(
     store: &flsdb_store::Store,
     request: &ImportRequest,
     errors_out: Option<&std::path::Path>,
 ) -> anyhow::Result<ImportReport> {
-    let checker = request.checker(store).await?;
-    let summary = check_file(request.source()?, &checker, &request.file);
-    summary.report(errors_out)?;
-    let refused = summary.rejected > 0 && request.mode == flsdb_import::Mode::AllOrNothing;
-    let mut report = ImportReport { outcome: flsdb_store::ImportOutcome::default(), summary, refused };
+    let bar = progress(&request.file, if request.dry_run { "checking" } else { "importing" });
+    let shown = bar.clone();
+    let report = flsdb_import::import_records_file(store, request, move |n| {
+        if let Some(bar) = &shown
+            && n % 4096 == 0
+        {
+            bar.set_position(n);
+        }
+    })
+    .await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let report = report?;
+    report.summary.report(errors_out)?;
     if report.refused {
         eprintln!(
             "{} of {} rows are invalid or ineligible: nothing was written (fix them, or import with --mode valid-rows)",
             report.summary.rejected, report.summary.rows
         );
-        return Ok(report);
-    }
-    report.outcome = flsdb_import::write_pass(store, request, checker).await?;
-    if request.dry_run {
+    } else if request.dry_run {
         eprintln!("dry run: nothing was written");
     }
     Ok(report)

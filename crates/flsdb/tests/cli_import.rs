@@ -180,6 +180,18 @@ fn a_hundred_thousand_synthetic_rows_import_and_reimport() {
     let checked =
         ws.ok(&["check", &format!("{data_str}/records.csv"), "--services", &format!("{data_str}/services.csv")]);
     assert!(checked.trim().starts_with("valid 100000, rejected 0,"), "{checked}");
+    // All-or-nothing meeting a bad row only at the end (the last row repeated, row 100,002),
+    // after the rows before it were written in the same pass: all of it is rolled back.
+    let records = std::fs::read_to_string(format!("{data_str}/records.csv")).expect("records.csv");
+    let last = records.lines().last().expect("a last row");
+    ws.write("bad_last.csv", &format!("{records}{last}\n"));
+    let refused = ws.run(&["import", "records", "bad_last.csv"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let summary = Workspace::summary(&refused);
+    assert!(summary.starts_with("inserted 0, updated 0, unchanged 0, rejected 1,"), "{summary}");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("row 100002 (") && stderr.contains("nothing was written"), "{stderr}");
+    assert!(ws.exported().is_empty(), "a refused import writes nothing");
     let first = ws.ok(&["import", "records", &format!("{data_str}/records.csv")]);
     assert!(first.trim().starts_with("inserted 100000, updated 0, unchanged 0, rejected 0,"), "{first}");
     let again = ws.ok(&["import", "records", &format!("{data_str}/records.csv")]);

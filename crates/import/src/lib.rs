@@ -1,10 +1,13 @@
-//! The records import, shared by `flsdb import records`, `flsdb demo` and the web upload: pass 1
-//! checks every row of the file on two cores and keeps only the problems; unless all-or-nothing
-//! found a bad row, pass 2 reads the file again and streams the accepted records into ONE store
-//! transaction, so memory stays flat however large the file is and a failure at any point leaves
-//! the database as it was. Printing and progress bars are the caller's business.
+//! The records import, shared by `flsdb import records`, `flsdb demo` and the web upload: ONE
+//! pass over the file, in which a reader thread checks every row (keeping only the problems)
+//! and streams the accepted records into ONE store transaction while the store writes them, so
+//! memory stays flat however large the file is and a failure at any point leaves the database
+//! as it was. All-or-nothing calls the write off at the first rejected row (rolled back) and
+//! goes on checking, so the report still covers every row. Printing and progress bars are the
+//! caller's business.
 
 use flsdb_dataset::{Record, ServiceCode, Severity};
+use flsdb_store::StoreError;
 use flsdb_tabular::{CheckedRow, Detail, RowChecker, RowError, RowSource, check_parallel_with};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -22,7 +25,7 @@ pub enum ImportError {
     Reader,
 }
 
-/// What the checking pass learns about a file.
+/// What checking a file learns about it.
 #[derive(Clone, Debug, Default)]
 pub struct CheckSummary {
     pub rows: u64,
@@ -39,7 +42,8 @@ pub struct CheckSummary {
 }
 
 impl CheckSummary {
-    pub fn add(&mut self, row: CheckedRow) {
+    /// Counts the row and keeps its problems; gives back its record (`None`: rejected).
+    pub fn add(&mut self, row: CheckedRow) -> Option<Record> {
         self.rows += 1;
         self.rejected += u64::from(row.record.is_none());
         self.warnings += row.warnings() as u64;
@@ -47,6 +51,7 @@ impl CheckSummary {
             *self.counted_warnings.entry(rule.code()).or_default() += 1;
         }
         self.problems.extend(row.problems);
+        row.record
     }
 
     pub fn merge(mut parts: Vec<CheckSummary>) -> CheckSummary {
@@ -111,14 +116,9 @@ impl CheckSummary {
     }
 }
 
-/// Pass 1 of an import (and all of `check`): every row checked, only problems kept.
-/// `on_row` is called with the running count of rows checked (for progress displays).
-pub fn check_file(source: RowSource, checker: &RowChecker, on_row: &(dyn Fn(u64) + Sync)) -> CheckSummary {
-    check_file_with(source, checker, Detail::Full, on_row)
-}
-
-/// [`check_file`], keeping warnings to the given detail: [`Detail::WarningsCounted`] when only
-/// their counts by rule will be shown (errors are always complete).
+/// All of `check`: every row checked on two cores, only problems kept, warnings to the given
+/// detail ([`Detail::WarningsCounted`] when only their counts by rule will be shown; errors are
+/// always complete). `on_row` is called with the running count of rows checked.
 pub fn check_file_with(
     source: RowSource,
     checker: &RowChecker,
@@ -195,54 +195,51 @@ impl ImportRequest {
     }
 }
 
-/// Pass 1 (check) then, unless refused, pass 2 (write, or count for a dry run).
-/// `on_row` sees the running row count of pass 1.
+/// The import: checks every row and writes the accepted ones in the same pass (see the crate
+/// docs). `on_row` sees the running count of rows checked, from the reader thread.
 pub async fn import_records_file(
     store: &flsdb_store::Store,
     request: &ImportRequest,
-    on_row: &(dyn Fn(u64) + Sync),
+    on_row: impl Fn(u64) + Send + 'static,
 ) -> Result<ImportReport, ImportError> {
     let checker = request.checker(store).await?;
-    let summary = check_file(request.source()?, &checker, on_row);
-    let refused = summary.rejected > 0 && request.mode == Mode::AllOrNothing;
-    let mut report = ImportReport { outcome: flsdb_store::ImportOutcome::default(), summary, refused };
-    if report.refused {
-        return Ok(report);
-    }
-    report.outcome = write_pass(store, request, checker).await?;
-    Ok(report)
-}
-
-/// Pass 2 alone: reads the file again and streams its accepted records into the store.
-pub async fn write_pass(
-    store: &flsdb_store::Store,
-    request: &ImportRequest,
-    checker: RowChecker,
-) -> Result<flsdb_store::ImportOutcome, ImportError> {
     let source = request.source()?;
-    let (sender, receiver) = std::sync::mpsc::sync_channel::<Record>(8192);
+    let all_or_nothing = request.mode == Mode::AllOrNothing;
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<Record, StoreError>>(8192);
     let reader = std::thread::spawn(move || {
-        source.check_each(&checker, |row| {
-            if let Some(record) = row.record {
+        let mut summary = CheckSummary::default();
+        let mut sending = Some(sender);
+        let passed_over = source.check_each(&checker, |row| {
+            let record = summary.add(row);
+            on_row(summary.rows);
+            let Some(to_store) = &sending else { return };
+            let keep_sending = match record {
                 // A closed channel means the store gave up; its error is reported below.
-                let _ = sender.send(record);
+                Some(record) => to_store.send(Ok(record)).is_ok(),
+                None if all_or_nothing => {
+                    let _ = to_store.send(Err(StoreError::ImportCalledOff));
+                    false
+                }
+                None => true,
+            };
+            if !keep_sending {
+                sending = None;
             }
-        })
+        });
+        CheckSummary { passed_over, ..summary }
     });
     let name = request.file_name.clone().unwrap_or_else(|| request.file.display().to_string());
     let batch = flsdb_store::NewBatch {
         actor: request.actor.clone(),
         file_name: Some(name.clone()),
-        mode: format!("{:?} {:?}", flsdb_tabular::Format::from_path(std::path::Path::new(&name)), request.mode)
-            .to_lowercase(),
+        mode: format!("{:?} {:?}", flsdb_tabular::Format::from_path(Path::new(&name)), request.mode).to_lowercase(),
     };
-    let outcome = if request.dry_run {
-        store.import_records_dry_run(receiver).await
-    } else {
-        store.import_records(&batch, receiver).await
+    let outcome = store.import_record_stream((!request.dry_run).then_some(&batch), receiver).await;
+    let summary = reader.join().map_err(|_| ImportError::Reader)?;
+    let refused = all_or_nothing && summary.rejected > 0;
+    let outcome = match outcome {
+        Err(StoreError::ImportCalledOff) if refused => flsdb_store::ImportOutcome::default(),
+        other => other?,
     };
-    let joined = reader.join();
-    let outcome = outcome?;
-    joined.map_err(|_| ImportError::Reader)?;
-    Ok(outcome)
+    Ok(ImportReport { outcome, summary, refused })
 }

@@ -71,6 +71,10 @@ pub enum StoreError {
     NotFound { key: String },
     #[error("service {0} is not in the registry")]
     UnknownService(String),
+    /// The producer of an import's records called it off (an all-or-nothing import met an
+    /// invalid row), or its future was dropped: everything was rolled back.
+    #[error("the import was called off before its commit: nothing was written")]
+    ImportCalledOff,
     #[error("record {key} appears more than once in one import")]
     DuplicateKey { key: String },
     #[error("stored {entity} {key} can no longer be read: {reason}")]

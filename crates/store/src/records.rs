@@ -173,7 +173,7 @@ impl Store {
         I: IntoIterator,
         I::Item: Borrow<Record>,
     {
-        self.db.in_write(async |tx| import(tx, Some(batch), records).await).await
+        self.import_record_stream(Some(batch), records.into_iter().map(Ok)).await
     }
 
     /// The counts [`Store::import_records`] would report, without writing anything.
@@ -182,7 +182,21 @@ impl Store {
         I: IntoIterator,
         I::Item: Borrow<Record>,
     {
-        self.db.in_read(async |tx| import(tx, None, records).await).await
+        self.import_record_stream(None, records.into_iter().map(Ok)).await
+    }
+
+    /// [`Store::import_records`] (or with no batch, its dry run) from records still being
+    /// checked: an `Err` item calls the import off, and it is rolled back and returned as is
+    /// (the checker sends [`StoreError::ImportCalledOff`] when all-or-nothing meets a bad row).
+    pub async fn import_record_stream<I, R>(&self, batch: Option<&NewBatch>, records: I) -> Result<ImportOutcome>
+    where
+        I: IntoIterator<Item = Result<R>>,
+        R: Borrow<Record>,
+    {
+        match batch {
+            Some(batch) => self.db.in_write(async |tx| import(tx, Some(batch), records).await).await,
+            None => self.db.in_read(async |tx| import(tx, None, records).await).await,
+        }
     }
 
     /// Number of stored records.
@@ -314,13 +328,14 @@ impl Store {
 }
 
 /// The column values and hash of the next (up to) [`IMPORT_CHUNK`] records: pure CPU work.
-fn prepare<I>(records: &mut I, services: &HashSet<String>, interner: &mut Interner) -> Result<Vec<(Vec<Value>, i64)>>
+fn prepare<I, R>(records: &mut I, services: &HashSet<String>, interner: &mut Interner) -> Result<Vec<(Vec<Value>, i64)>>
 where
-    I: Iterator,
-    I::Item: Borrow<Record>,
+    I: Iterator<Item = Result<R>>,
+    R: Borrow<Record>,
 {
     let mut out = Vec::with_capacity(IMPORT_CHUNK);
     for record in records.by_ref().take(IMPORT_CHUNK) {
+        let record = record?;
         let record = record.borrow();
         if !services.contains(record.service_code.as_str()) {
             return Err(StoreError::UnknownService(record.service_code.to_string()));
@@ -424,10 +439,10 @@ async fn load_all_keys(tx: &mut Tx, known: &mut Known, services: &HashSet<String
 }
 
 /// The import itself, inside `tx` (a write transaction, or a read snapshot for a dry run).
-async fn import<I>(tx: &mut Tx, batch: Option<&NewBatch>, records: I) -> Result<ImportOutcome>
+async fn import<I, R>(tx: &mut Tx, batch: Option<&NewBatch>, records: I) -> Result<ImportOutcome>
 where
-    I: IntoIterator,
-    I::Item: Borrow<Record>,
+    I: IntoIterator<Item = Result<R>>,
+    R: Borrow<Record>,
 {
     let now = OffsetDateTime::now_utc();
     if batch.is_some() && tx.is_postgres() {

@@ -179,7 +179,7 @@ fn insert(db: &Connection, mut rows: Vec<Row>, params: InsertParams, stop: &Atom
     let mut full: Option<Statement<'_, '_>> = None;
     for group in rows.chunks(GROUP_ROWS) {
         if stop.load(Ordering::Relaxed) {
-            return Err(StoreError::Unsupported("the import was cancelled".into()));
+            return Err(StoreError::ImportCalledOff);
         }
         let mut last;
         let statement = if group.len() == GROUP_ROWS {

@@ -1,6 +1,6 @@
 //! Bulk upload: CSV/XLSX → a dry run in the background (progress polled with htmx) → the
 //! counts and the row errors → confirm → the import, also in the background. The importer is
-//! `flsdb_import`, the same two passes as `flsdb import records`.
+//! `flsdb_import`, the same as `flsdb import records`.
 
 use crate::AppState;
 use crate::auth::{Auth, random_hex};
@@ -151,8 +151,9 @@ fn run(store: flsdb_store::Store, job: Arc<Job>, dry_run: bool) {
         let mut request = job.request.clone();
         request.dry_run = dry_run;
         job.rows.store(0, Ordering::Relaxed);
-        let on_row = |n: u64| job.rows.store(n, Ordering::Relaxed);
-        let result = handle.block_on(flsdb_import::import_records_file(&store, &request, &on_row));
+        let counted = job.clone();
+        let on_row = move |n: u64| counted.rows.store(n, Ordering::Relaxed);
+        let result = handle.block_on(flsdb_import::import_records_file(&store, &request, on_row));
         job.set(match result {
             Ok(report) if dry_run => JobState::Checked(Arc::new(report)),
             Ok(report) => {
