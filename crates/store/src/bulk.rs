@@ -100,14 +100,13 @@ impl Writer {
                     sql: |rows| sqlite_insert_sql(false, rows),
                     batch_id: self.batch_id,
                     at: self.at_text.clone(),
-                    dates: std::mem::take(&mut self.dates),
                 };
                 let job = sqlite_bulk::InsertJob::start(&mut handle, rows, params);
                 if let Some(started) = started {
                     // Nobody waiting is fine: the write goes on either way.
                     let _ = started.send(());
                 }
-                self.dates = job.wait().await?.dates;
+                job.wait().await?;
                 Ok(())
             }
             Tx::Sqlite(t) => {

@@ -18,7 +18,6 @@ use crate::db::Value;
 use crate::{Result, StoreError};
 use libsqlite3_sys as ffi;
 use sqlx::sqlite::LockedSqliteHandle;
-use std::collections::HashMap;
 use std::ffi::{CStr, c_int};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
@@ -90,6 +89,15 @@ impl<'c, 'a> Statement<'c, 'a> {
         Ok(())
     }
 
+    fn bind_str(&mut self, index: c_int, text: &'a str) -> Result<()> {
+        // SAFETY: a live statement; `text` outlives it (`'a`), see `bind`.
+        let rc = unsafe { bind_text(self.raw.as_ptr(), index, text) };
+        if rc != ffi::SQLITE_OK {
+            return Err(self.db.error(rc));
+        }
+        Ok(())
+    }
+
     fn bind_int(&mut self, index: c_int, value: Option<i64>) -> Result<()> {
         let stmt = self.raw.as_ptr();
         // SAFETY: a live statement; integers are copied.
@@ -149,33 +157,53 @@ pub(crate) struct InsertParams {
     pub batch_id: Option<i64>,
     /// `created_at` and `updated_at`, as SQLite stores them.
     pub at: Arc<str>,
-    /// Text of every date met so far (passed from job to job).
-    pub dates: HashMap<Date, Arc<str>>,
 }
 
-/// Inserts `rows` with the parameters bound in place; returns the date texts for the next job.
-fn insert(db: &Connection, mut rows: Vec<Row>, params: InsertParams, stop: &AtomicBool) -> Result<InsertParams> {
-    let InsertParams { sql, batch_id, at, mut dates } = params;
-    // Dates become their stored text first, so that the binding below only borrows.
-    for row in &mut rows {
-        for value in &mut row.values {
-            match value {
-                Value::Date(Some(d)) => {
-                    let d = *d;
-                    *value = Value::Shared(Some(
-                        dates.entry(d).or_insert_with(|| flsdb_dataset::values::format_date(d).into()).clone(),
-                    ));
-                }
-                Value::Time(Some(t)) => {
-                    let text = t.format(&time::format_description::well_known::Rfc3339).ok();
-                    *value = Value::Text(text);
-                }
-                _ => {}
+/// The text SQLite stores for a date (`format_date`), written without the formatting machinery:
+/// a million rows carry several million dates. Years outside 0–9999 take the general path.
+fn date_text(date: Date, out: &mut String) {
+    let year = date.year();
+    if !(0..=9999).contains(&year) {
+        out.push_str(&flsdb_dataset::values::format_date(date));
+        return;
+    }
+    let digit = |n: u32| char::from(b'0' + (n % 10) as u8);
+    let (y, m, d) = (year as u32, u32::from(u8::from(date.month())), u32::from(date.day()));
+    for c in [
+        digit(y / 1000),
+        digit(y / 100),
+        digit(y / 10),
+        digit(y),
+        '-',
+        digit(m / 10),
+        digit(m),
+        '-',
+        digit(d / 10),
+        digit(d),
+    ] {
+        out.push(c);
+    }
+}
+
+/// Inserts `rows` with the parameters bound in place.
+fn insert(db: &Connection, rows: &[Row], params: &InsertParams, stop: &AtomicBool) -> Result<()> {
+    // Every date's text first, in binding order, so that the binding below only borrows.
+    let mut date_texts = String::new();
+    let mut date_ends = Vec::new();
+    for value in rows.iter().flat_map(|row| &row.values) {
+        match value {
+            Value::Date(Some(d)) => {
+                date_text(*d, &mut date_texts);
+                date_ends.push(date_texts.len());
             }
+            Value::Time(Some(_)) => {
+                return Err(StoreError::Unsupported("a time in a record column".into()));
+            }
+            _ => {}
         }
     }
-    // Declared before the statements, so that it outlives their bindings.
-    let at_value = Value::Shared(Some(at.clone()));
+    let mut dates = date_ends.iter().scan(0, |start, &end| Some(&date_texts[std::mem::replace(start, end)..end]));
+    let at_value = Value::Shared(Some(params.at.clone()));
     let mut full: Option<Statement<'_, '_>> = None;
     for group in rows.chunks(GROUP_ROWS) {
         if stop.load(Ordering::Relaxed) {
@@ -185,20 +213,27 @@ fn insert(db: &Connection, mut rows: Vec<Row>, params: InsertParams, stop: &Atom
         let statement = if group.len() == GROUP_ROWS {
             match &mut full {
                 Some(s) => s,
-                None => full.insert(Statement::prepare(db, &sql(GROUP_ROWS))?),
+                None => full.insert(Statement::prepare(db, &(params.sql)(GROUP_ROWS))?),
             }
         } else {
-            last = Statement::prepare(db, &sql(group.len()))?;
+            last = Statement::prepare(db, &(params.sql)(group.len()))?;
             &mut last
         };
         let mut index: c_int = 0;
         for row in group {
             for value in &row.values {
                 index += 1;
-                statement.bind(index, value)?;
+                match value {
+                    Value::Date(Some(_)) => {
+                        let text =
+                            dates.next().ok_or_else(|| StoreError::Unsupported("a date without its text".into()))?;
+                        statement.bind_str(index, text)?;
+                    }
+                    value => statement.bind(index, value)?,
+                }
             }
             statement.bind_int(index + 1, Some(row.hash))?;
-            statement.bind_int(index + 2, batch_id)?;
+            statement.bind_int(index + 2, params.batch_id)?;
             statement.bind(index + 3, &at_value)?;
             statement.bind(index + 4, &at_value)?;
             index += 4;
@@ -206,15 +241,15 @@ fn insert(db: &Connection, mut rows: Vec<Row>, params: InsertParams, stop: &Atom
         statement.execute()?;
     }
     drop(full);
-    Ok(InsertParams { sql, batch_id, at, dates })
+    Ok(())
 }
 
 /// An insert running on a blocking thread. Dropping it before [`InsertJob::wait`] has returned
 /// (the import's future was cancelled) stops the thread at the next group of rows and waits
 /// for it, so the connection is never used after the caller gives its handle lock back.
 pub(crate) struct InsertJob<'h> {
-    handle: tokio::task::JoinHandle<Result<InsertParams>>,
-    /// Disconnected when the thread has finished.
+    outcome: tokio::sync::oneshot::Receiver<Result<()>>,
+    /// Disconnected when the thread no longer uses the connection.
     finished: std::sync::mpsc::Receiver<()>,
     stop: Arc<AtomicBool>,
     done: bool,
@@ -228,18 +263,23 @@ impl<'h> InsertJob<'h> {
         let db = Connection(handle.as_raw_handle());
         let stop = Arc::new(AtomicBool::new(false));
         let (signal, finished) = std::sync::mpsc::channel::<()>();
+        let (report, outcome) = tokio::sync::oneshot::channel();
         let thread_stop = stop.clone();
-        let handle = tokio::task::spawn_blocking(move || {
-            let _signal = signal;
-            insert(&db, rows, params, &thread_stop)
+        tokio::task::spawn_blocking(move || {
+            let inserted = insert(&db, &rows, &params, &thread_stop);
+            drop(signal);
+            // The caller may go on (and start the next insert) while this thread frees the rows:
+            // a million rows of values are a fifth of the writer's time to free.
+            let _ = report.send(inserted);
+            drop(rows);
         });
-        InsertJob { handle, finished, stop, done: false, lock: PhantomData }
+        InsertJob { outcome, finished, stop, done: false, lock: PhantomData }
     }
 
-    pub(crate) async fn wait(mut self) -> Result<InsertParams> {
-        let outcome = (&mut self.handle).await;
+    pub(crate) async fn wait(mut self) -> Result<()> {
+        let outcome = (&mut self.outcome).await;
         self.done = true;
-        outcome.map_err(|e| StoreError::Unsupported(format!("the import's writer thread failed: {e}")))?
+        outcome.map_err(|_| StoreError::Unsupported("the import's writer thread failed".into()))?
     }
 }
 
@@ -249,6 +289,26 @@ impl Drop for InsertJob<'_> {
             self.stop.store(true, Ordering::Relaxed);
             // Err once the thread has dropped its end: it no longer touches the connection.
             let _ = self.finished.recv();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::date_text;
+    use time::{Date, Duration, Month};
+
+    #[test]
+    fn date_text_is_the_stored_date_format() {
+        let edges =
+            [-9999, -1, 0, 7, 999, 1000, 1900, 2024, 9999].map(|y| Date::from_calendar_date(y, Month::December, 31));
+        let every_day_of_two_years =
+            (0..731).map(|d| Date::from_calendar_date(2023, Month::January, 1).map(|start| start + Duration::days(d)));
+        for date in edges.into_iter().chain(every_day_of_two_years) {
+            let date = date.expect("a valid date");
+            let mut text = String::new();
+            date_text(date, &mut text);
+            assert_eq!(text, flsdb_dataset::values::format_date(date));
         }
     }
 }
