@@ -123,6 +123,11 @@ impl Db {
                 let connect = SqliteConnectOptions::new()
                     .filename(path)
                     .create_if_missing(options.migrate)
+                    // For a new database only (an existing one keeps its own): pages of 16 KiB
+                    // hold a record row dozens at a time, so a bulk load, a full scan, an index
+                    // build and the checkpoint each handle a quarter of the pages they would at
+                    // SQLite's 4 KiB default.
+                    .page_size(16384)
                     .journal_mode(SqliteJournalMode::Wal)
                     // In WAL mode NORMAL cannot corrupt the database or lose a transaction to an
                     // application crash; only an OS crash may roll back the last commits.
