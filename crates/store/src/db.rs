@@ -7,7 +7,7 @@ use crate::{Result, Store, StoreError};
 use flsdb_dataset::values::format_date;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, PgPool, Postgres, Row as _, Sqlite, SqlitePool, Transaction};
+use sqlx::{AssertSqlSafe, ConnectOptions as _, PgPool, Postgres, Row as _, Sqlite, SqlitePool, Transaction};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
@@ -85,16 +85,25 @@ pub fn sqlite_file(url: &str) -> Option<&Path> {
     }
 }
 
+/// Statements slower than this are logged, at info level, not sqlx's warning: a large import's
+/// index builds take longer by design, and a data manager should not see them as a problem
+/// (`FLSDB_LOG=sqlx=info` shows them).
+const SLOW_STATEMENT: std::time::Duration = std::time::Duration::from_secs(1);
+const SLOW_STATEMENT_LEVEL: log::LevelFilter = log::LevelFilter::Info;
+
 impl Db {
     /// Opens the pool `url` names, with `options`' size and timeouts.
     pub(crate) async fn open(url: &str, options: &ConnectOptions) -> Result<Db> {
         Ok(match target(url)? {
             Target::Postgres => {
                 let timeout = format!("{}ms", options.statement_timeout.as_millis());
-                let connect = PgConnectOptions::from_str(url)?.application_name("flsdb").options([
-                    ("statement_timeout", timeout.as_str()),
-                    ("idle_in_transaction_session_timeout", timeout.as_str()),
-                ]);
+                let connect = PgConnectOptions::from_str(url)?
+                    .application_name("flsdb")
+                    .log_slow_statements(SLOW_STATEMENT_LEVEL, SLOW_STATEMENT)
+                    .options([
+                        ("statement_timeout", timeout.as_str()),
+                        ("idle_in_transaction_session_timeout", timeout.as_str()),
+                    ]);
                 let pool = PgPoolOptions::new()
                     .max_connections(options.max_connections.unwrap_or(10))
                     .acquire_timeout(options.acquire_timeout)
@@ -121,6 +130,7 @@ impl Db {
             }
             Target::Sqlite(path) => {
                 let connect = SqliteConnectOptions::new()
+                    .log_slow_statements(SLOW_STATEMENT_LEVEL, SLOW_STATEMENT)
                     .filename(path)
                     .create_if_missing(options.migrate)
                     // For a new database only (an existing one keeps its own): pages of 16 KiB
