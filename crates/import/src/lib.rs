@@ -195,6 +195,36 @@ impl ImportRequest {
     }
 }
 
+/// The reader's end of the channel to the store. The store commits when the channel closes, so
+/// a reader that dies (a panic) calls the import off first: the rows it sent are not committed.
+struct Feed(Option<std::sync::mpsc::SyncSender<Result<Record, StoreError>>>);
+
+impl Feed {
+    fn send(&mut self, record: Record) {
+        // A closed channel means the store gave up; its error is what the import reports.
+        if let Some(to_store) = &self.0
+            && to_store.send(Ok(record)).is_err()
+        {
+            self.0 = None;
+        }
+    }
+
+    /// Nothing is to be written: the store rolls back when it meets this.
+    fn call_off(&mut self) {
+        if let Some(to_store) = self.0.take() {
+            let _ = to_store.send(Err(StoreError::ImportCalledOff));
+        }
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.call_off();
+        }
+    }
+}
+
 /// The import: checks every row and writes the accepted ones in the same pass (see the crate
 /// docs). `on_row` sees the running count of rows checked, from the reader thread.
 pub async fn import_records_file(
@@ -208,22 +238,14 @@ pub async fn import_records_file(
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Result<Record, StoreError>>(8192);
     let reader = std::thread::spawn(move || {
         let mut summary = CheckSummary::default();
-        let mut sending = Some(sender);
+        let mut feed = Feed(Some(sender));
         let passed_over = source.check_each(&checker, |row| {
             let record = summary.add(row);
             on_row(summary.rows);
-            let Some(to_store) = &sending else { return };
-            let keep_sending = match record {
-                // A closed channel means the store gave up; its error is reported below.
-                Some(record) => to_store.send(Ok(record)).is_ok(),
-                None if all_or_nothing => {
-                    let _ = to_store.send(Err(StoreError::ImportCalledOff));
-                    false
-                }
-                None => true,
-            };
-            if !keep_sending {
-                sending = None;
+            match record {
+                Some(record) => feed.send(record),
+                None if all_or_nothing => feed.call_off(),
+                None => {}
             }
         });
         CheckSummary { passed_over, ..summary }
@@ -242,4 +264,22 @@ pub async fn import_records_file(
         other => other?,
     };
     Ok(ImportReport { outcome, summary, refused })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Feed;
+    use flsdb_store::StoreError;
+
+    #[test]
+    fn a_reader_that_dies_calls_the_import_off() {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(4);
+        let reader = std::thread::spawn(move || {
+            let _feed = Feed(Some(sender));
+            panic!("a bug in the checker");
+        });
+        assert!(reader.join().is_err());
+        // A plain disconnect would let the store commit what it had received.
+        assert!(matches!(receiver.recv(), Ok(Err(StoreError::ImportCalledOff))));
+    }
 }
