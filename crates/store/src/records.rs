@@ -532,6 +532,13 @@ where
         outcome.updated,
         outcome.unchanged
     );
+    if !tx.is_postgres() {
+        // SQLite reads the new keys back from the rows: free the (up to millions of) keys the
+        // import met on another thread while the indexes are built, not on this one before the
+        // commit.
+        let met = std::mem::take(&mut known);
+        std::thread::spawn(move || drop(met));
+    }
     // The indexes first: the audit lines below are read in key order through the key's index.
     indexes.finish(tx).await?;
     // One audit line per inserted record. The values are not repeated (they are the record's
