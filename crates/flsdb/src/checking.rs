@@ -25,17 +25,20 @@ pub fn progress(file: &Path, label: &str) -> Option<indicatif::ProgressBar> {
     })
 }
 
+/// Shows `rows` done on `bar`, every 4096 rows (drawing more often only costs time).
+pub fn advance(bar: &Option<indicatif::ProgressBar>, rows: u64) {
+    if let Some(bar) = bar
+        && rows.is_multiple_of(4096)
+    {
+        bar.set_position(rows);
+    }
+}
+
 /// Every row of a file checked on both cores, only problems kept; warnings kept to `detail`
 /// (counted only, when no report lists them).
-pub fn check_file_with(source: RowSource, checker: &RowChecker, file: &Path, detail: Detail) -> CheckSummary {
+pub fn check_file(source: RowSource, checker: &RowChecker, file: &Path, detail: Detail) -> CheckSummary {
     let bar = progress(file, "checking");
-    let summary = flsdb_import::check_file_with(source, checker, detail, &|n| {
-        if let Some(bar) = &bar
-            && n % 4096 == 0
-        {
-            bar.set_position(n);
-        }
-    });
+    let summary = flsdb_import::check_file(source, checker, detail, &|n| advance(&bar, n));
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

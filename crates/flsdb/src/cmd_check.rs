@@ -1,6 +1,6 @@
 //! `flsdb check`: validate a records file without loading it anywhere.
 
-use crate::checking::check_file_with;
+use crate::checking::check_file;
 use crate::context::{RuleArgs, open_store, runtime};
 use clap::Args;
 use flsdb_tabular::{Detail, RowChecker, RowSource, read_services};
@@ -42,7 +42,7 @@ pub fn run(args: Check) -> anyhow::Result<ExitCode> {
     // Without an error file, warnings are only counted by rule: no text is built for them.
     let detail = if args.errors_out.is_some() { Detail::Full } else { Detail::WarningsCounted };
     let source = RowSource::open(&args.file, args.allow_unknown_columns)?;
-    let summary = check_file_with(source, &checker, &args.file, detail);
+    let summary = check_file(source, &checker, &args.file, detail);
     summary.report(args.errors_out.as_deref())?;
     println!("valid {}, rejected {}, warnings {}", summary.rows - summary.rejected, summary.rejected, summary.warnings);
     Ok(if summary.rejected > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })

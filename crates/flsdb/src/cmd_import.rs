@@ -1,6 +1,6 @@
 //! `flsdb import …`: services, caseloads, opt-outs and patient records.
 
-use crate::checking::progress;
+use crate::checking::{advance, progress};
 use crate::context::{DbArgs, RuleArgs, default_actor, open_store, runtime};
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
@@ -163,14 +163,7 @@ pub async fn import_records_file(
 ) -> anyhow::Result<ImportReport> {
     let bar = progress(&request.file, if request.dry_run { "checking" } else { "importing" });
     let shown = bar.clone();
-    let report = flsdb_import::import_records_file(store, request, move |n| {
-        if let Some(bar) = &shown
-            && n % 4096 == 0
-        {
-            bar.set_position(n);
-        }
-    })
-    .await;
+    let report = flsdb_import::import_records_file(store, request, move |n| advance(&shown, n)).await;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -119,7 +119,7 @@ impl CheckSummary {
 /// All of `check`: every row checked on two cores, only problems kept, warnings to the given
 /// detail ([`Detail::WarningsCounted`] when only their counts by rule will be shown; errors are
 /// always complete). `on_row` is called with the running count of rows checked.
-pub fn check_file_with(
+pub fn check_file(
     source: RowSource,
     checker: &RowChecker,
     detail: Detail,

@@ -78,7 +78,7 @@ impl<'c, 'a> Statement<'c, 'a> {
                 Value::Int(Some(n)) => ffi::sqlite3_bind_int64(stmt, index, *n),
                 Value::Real(Some(x)) => ffi::sqlite3_bind_double(stmt, index, *x),
                 Value::Date(Some(_)) | Value::Time(Some(_)) => {
-                    return Err(StoreError::Unsupported("a date or time not turned into text before binding".into()));
+                    return Err(StoreError::Unsupported("a date or time in a record column not bound as text".into()));
                 }
                 _ => ffi::sqlite3_bind_null(stmt, index),
             }
@@ -191,15 +191,9 @@ fn insert(db: &Connection, rows: &[Row], params: &InsertParams, stop: &AtomicBoo
     let mut date_texts = String::new();
     let mut date_ends = Vec::new();
     for value in rows.iter().flat_map(|row| &row.values) {
-        match value {
-            Value::Date(Some(d)) => {
-                date_text(*d, &mut date_texts);
-                date_ends.push(date_texts.len());
-            }
-            Value::Time(Some(_)) => {
-                return Err(StoreError::Unsupported("a time in a record column".into()));
-            }
-            _ => {}
+        if let Value::Date(Some(d)) = value {
+            date_text(*d, &mut date_texts);
+            date_ends.push(date_texts.len());
         }
     }
     let mut dates = date_ends.iter().scan(0, |start, &end| Some(&date_texts[std::mem::replace(start, end)..end]));
